@@ -1,0 +1,57 @@
+# mailstack — every target does its own set-up on a fresh Debian machine (run as root).
+#   make demo   the main job: build lab images, bring the default lab up, show it, take it down
+#   make test   every test: lint, unit tests, then the lab end to end on a real Docker engine
+#   make lint   ruff, mypy, yamllint, ansible-lint
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha256sum | cut -c1-12)
+KEEP ?=
+PYTEST_ARGS ?=
+
+.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down
+
+all: test
+
+venv: $(STAMP)
+
+# The venv is rebuilt when pyproject.toml changes (the stamp names its hash).
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (apt-get install -y python3 python3-venv)"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  else echo "error: python3-venv is missing (apt-get install -y python3-venv)"; exit 1; fi; }
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# Starts dockerd (installing docker.io) when no engine answers.
+engine: venv
+	$(BIN)/mailstack engine
+
+demo: engine
+	$(BIN)/mailstack demo $(if $(KEEP),--keep)
+
+lint: venv
+	$(BIN)/ruff check harness tests
+	$(BIN)/ruff format --check harness tests
+	$(BIN)/mypy
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline --profile production
+
+test-unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+test-lab: engine
+	$(BIN)/pytest tests/lab $(PYTEST_ARGS)
+
+test: lint engine
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+lab-down: venv
+	$(BIN)/mailstack lab down
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,67 @@
+"""The one error hierarchy of the harness.
+
+Every error a user can cause or mend carries what was wrong (with the offending value) and how to
+mend it; the CLI prints it as one line and exits non-zero, never with a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BuildError",
+    "EngineUnavailableError",
+    "LabError",
+    "MailstackError",
+    "MirrorError",
+    "TopologyError",
+]
+
+
+class MailstackError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class TopologyError(MailstackError, ValueError):
+    """A topology file is malformed; ``field`` names the offending path, e.g. ``hosts[1].distro``."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, field: str, message: str, *, hint: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        super().__init__(f"{source}: {field}: {message}", hint=hint)
+
+
+class EngineUnavailableError(MailstackError, RuntimeError):
+    """No Docker engine answers and none can be started here."""
+
+    exit_code = 3
+
+
+class MirrorError(MailstackError, LookupError):
+    """No Debian mirror could be found to build images from."""
+
+    exit_code = 3
+
+
+class BuildError(MailstackError, RuntimeError):
+    """An image build step failed; the message names the step and the log to read."""
+
+    exit_code = 4
+
+
+class LabError(MailstackError, RuntimeError):
+    """A lab operation failed or was asked of a lab in the wrong state."""
+
+    exit_code = 5

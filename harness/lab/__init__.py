@@ -1,0 +1,1 @@
+"""The hermetic container lab: engine, images, topology, network, DNS and generated inventory."""

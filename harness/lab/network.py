@@ -1,0 +1,134 @@
+"""The lab network: a bridge with a fixed name, its subnet, and the rule that keeps it hermetic.
+
+``iptables -I DOCKER-USER -i <bridge> ! -o <bridge> -j DROP`` drops every packet a lab container
+sends towards anything outside the lab, while ports published on 127.0.0.1 still reach it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import subprocess
+from collections.abc import Iterable
+
+import docker.errors
+from docker import DockerClient
+from docker.models.networks import Network
+from docker.types import IPAMConfig, IPAMPool
+
+from harness.errors import LabError
+from harness.lab.names import LAB_LABEL, bridge_name, network_name
+
+__all__ = [
+    "create_network",
+    "egress_rule",
+    "egress_rule_present",
+    "install_egress_rule",
+    "pick_subnet",
+    "remove_egress_rule",
+    "remove_network",
+]
+
+#: Lab subnets are /24s carved from this pool, chosen so they overlap nothing the host routes.
+SUBNET_POOL = ipaddress.IPv4Network("10.213.0.0/16")
+
+
+def _host_routes() -> list[ipaddress.IPv4Network]:
+    out = subprocess.run(
+        ["ip", "-4", "route", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    routes = []
+    for line in out.splitlines():
+        dst = line.split()[0] if line.split() else ""
+        if dst and dst != "default":
+            try:
+                routes.append(ipaddress.IPv4Network(dst, strict=False))
+            except ValueError:
+                continue
+    return routes
+
+
+def _docker_subnets(client: DockerClient) -> list[ipaddress.IPv4Network]:
+    subnets = []
+    for net in client.networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            try:
+                found = ipaddress.ip_network(cfg.get("Subnet", ""), strict=False)
+            except ValueError:
+                continue
+            if isinstance(found, ipaddress.IPv4Network):
+                subnets.append(found)
+    return subnets
+
+
+def pick_subnet(lab: str, taken: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    """A /24 of SUBNET_POOL that overlaps none of ``taken``; the same lab name tries the same
+    one first, so a lab keeps its addresses across runs when it can."""
+    candidates = list(SUBNET_POOL.subnets(new_prefix=24))
+    start = int(hashlib.sha256(lab.encode()).hexdigest(), 16) % len(candidates)
+    used = list(taken)
+    for i in range(len(candidates)):
+        subnet = candidates[(start + i) % len(candidates)]
+        if not any(subnet.overlaps(other) for other in used):
+            return subnet
+    raise LabError(f"no free /24 left in {SUBNET_POOL}", hint="take down labs you no longer use")
+
+
+def create_network(client: DockerClient, lab: str) -> Network:
+    subnet = pick_subnet(lab, [*_host_routes(), *_docker_subnets(client)])
+    gateway = str(next(subnet.hosts()))
+    return client.networks.create(
+        network_name(lab),
+        driver="bridge",
+        options={"com.docker.network.bridge.name": bridge_name(lab)},
+        ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=gateway)]),
+        labels={LAB_LABEL: lab},
+        check_duplicate=True,
+    )
+
+
+def remove_network(client: DockerClient, lab: str) -> int:
+    removed = 0
+    for net in client.networks.list(filters={"label": f"{LAB_LABEL}={lab}"}):
+        try:
+            net.remove()
+            removed += 1
+        except docker.errors.NotFound:
+            continue
+    return removed
+
+
+def egress_rule(lab: str) -> list[str]:
+    """The rule, as iptables arguments after the -I/-C/-D verb."""
+    bridge = bridge_name(lab)
+    return ["DOCKER-USER", "-i", bridge, "!", "-o", bridge, "-j", "DROP"]
+
+
+def _iptables(verb: str, lab: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["iptables", "-w", verb, *egress_rule(lab)], capture_output=True, text=True, check=False
+    )
+
+
+def egress_rule_present(lab: str) -> bool:
+    return _iptables("-C", lab).returncode == 0
+
+
+def install_egress_rule(lab: str) -> None:
+    if egress_rule_present(lab):
+        return
+    done = _iptables("-I", lab)
+    if done.returncode != 0:
+        raise LabError(
+            f"could not install the lab's egress rule: {done.stderr.strip()}",
+            hint="the lab needs root and iptables with Docker's DOCKER-USER chain",
+        )
+
+
+def remove_egress_rule(lab: str) -> int:
+    removed = 0
+    while egress_rule_present(lab):
+        if _iptables("-D", lab).returncode != 0:
+            break
+        removed += 1
+    return removed

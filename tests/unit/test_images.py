@@ -1,0 +1,53 @@
+"""Image tags are content-addressed: what changes a layer changes its tag, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import BuildError
+from harness.lab.distros import get_distro
+from harness.lab.images import base_tag, lab_tag
+from harness.lab.packages import role_packages
+
+D12, D13 = get_distro("debian12"), get_distro("debian13")
+
+
+def test_tags_are_stable_and_per_distro() -> None:
+    assert base_tag(D12) == base_tag(D12)
+    assert base_tag(D12) != base_tag(D13)
+    assert base_tag(D12).startswith("mailstack/base:debian12-")
+    assert lab_tag(D12, ["postfix"]).startswith("mailstack/lab:debian12-")
+
+
+def test_package_set_changes_only_the_baked_tag() -> None:
+    before = lab_tag(D12, ["postfix", "dovecot-core"])
+    assert lab_tag(D12, ["dovecot-core", "postfix", "postfix"]) == before  # order, repeats
+    assert lab_tag(D12, ["postfix", "dovecot-core", "rspamd"]) != before
+    # the base layer's key does not depend on the package set at all
+    assert base_tag(D12) == base_tag(D12)
+
+
+def _role(roles: Path, name: str, file: str, text: str) -> None:
+    (roles / name / "vars").mkdir(parents=True, exist_ok=True)
+    (roles / name / "vars" / file).write_text(text)
+
+
+def test_role_packages_reads_per_os_vars_with_fallback(tmp_path: Path) -> None:
+    _role(tmp_path, "postfix", "Debian-12.yml", "__postfix_packages: [postfix, postfix-pcre]\n")
+    _role(tmp_path, "postfix", "Debian.yml", "__postfix_packages: [postfix]\n")
+    _role(tmp_path, "dovecot", "Debian.yml", "__dovecot_packages: [dovecot-core, postfix]\n")
+    _role(tmp_path, "tls", "Debian.yml", "tls_other: 1\n")
+    assert role_packages(tmp_path, D12) == ("dovecot-core", "postfix", "postfix-pcre")
+    assert role_packages(tmp_path, D13) == ("dovecot-core", "postfix")
+
+
+def test_role_packages_rejects_non_lists(tmp_path: Path) -> None:
+    _role(tmp_path, "postfix", "Debian.yml", "__postfix_packages: postfix\n")
+    with pytest.raises(BuildError, match="__postfix_packages must be a list"):
+        role_packages(tmp_path, D12)
+
+
+def test_no_roles_dir_means_no_packages(tmp_path: Path) -> None:
+    assert role_packages(tmp_path / "missing", D12) == ()
