@@ -40,7 +40,7 @@ def _topology(path: Path | None) -> Topology:
     return load_topology(path) if path else default_topology()
 
 
-def _print_json(data: Any) -> None:
+def _print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
@@ -219,7 +219,7 @@ def ssh(name: str, host: str, command: tuple[str, ...]) -> None:
         *command,
     ]
     sys.stdout.flush()
-    os.execvp("ssh", args)
+    os.execvp("ssh", args)  # noqa: S606 -- become the ssh client, as `ssh` itself would
 
 
 @cli.command()

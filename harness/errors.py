@@ -33,7 +33,7 @@ class MailstackError(Exception):
 
 
 class TopologyError(MailstackError, ValueError):
-    """A topology file is malformed; ``field`` names the offending path, e.g. ``hosts[1].distro``."""
+    """A topology file is malformed; ``field`` names the offending path (``hosts[1].distro``)."""
 
     exit_code = 2
 

@@ -42,7 +42,7 @@ def systemd_host_options(cgroup_version: int) -> dict[str, Any]:
     return {
         "cap_add": ["SYS_ADMIN"],
         "security_opt": ["seccomp=unconfined"],
-        "tmpfs": {"/run": "rw,mode=755", "/run/lock": "rw,mode=1777", "/tmp": "rw,mode=1777"},
+        "tmpfs": {"/run": "rw,mode=755", "/run/lock": "rw,mode=1777", "/tmp": "rw,mode=1777"},  # noqa: S108
         "binds": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
         "cgroupns": "host",
     }

@@ -32,8 +32,8 @@ def dnsmasq_command(topology: Topology, addresses: Mapping[str, str]) -> list[st
     ]
     for dom in topology.domains:
         cmd.append(f"--local=/{dom.name}/")  # authoritative: unknown names are NXDOMAIN
-        for pref, host in enumerate(dom.mx, start=1):
-            cmd.append(f"--mx-host={dom.name},{topology.fqdn(host)},{pref * 10}")
+        for pref, mx in enumerate(dom.mx, start=1):
+            cmd.append(f"--mx-host={dom.name},{topology.fqdn(mx)},{pref * 10}")
     for host in topology.hosts:
         ip = addresses[host.name]
         cmd.append(f"--host-record={topology.fqdn(host.name)},{host.name},{ip}")

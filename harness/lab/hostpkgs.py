@@ -23,7 +23,9 @@ def is_debian(root: Path = Path("/")) -> bool:
 
 def _missing(binaries: Mapping[str, str]) -> list[str]:
     search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-    return sorted({pkg for binary, pkg in binaries.items() if not shutil.which(binary, path=search)})
+    return sorted(
+        {pkg for binary, pkg in binaries.items() if not shutil.which(binary, path=search)}
+    )
 
 
 def ensure_host_packages(binaries: Mapping[str, str], purpose: str) -> None:

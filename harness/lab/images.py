@@ -47,6 +47,7 @@ BASE_PACKAGES = (
 )
 SYSTEMD_CMD = 'CMD ["/lib/systemd/systemd"]'
 BASE_REPO = "mailstack/base"
+_DEBOOTSTRAP_ATTEMPTS = 2
 LAB_REPO = "mailstack/lab"
 _BAKE_SCRIPT = """set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -120,7 +121,7 @@ def _prepare_tree(root: Path, distro: Distro, mirror: Mirror) -> None:
 class ImageBuilder:
     """Builds (or finds) the lab image for a distro and package set."""
 
-    def __init__(self, client: DockerClient, build_dir: Path, mirror: Mirror | None = None):
+    def __init__(self, client: DockerClient, build_dir: Path, mirror: Mirror | None = None) -> None:
         self.client = client
         self.build_dir = build_dir
         self._mirror = mirror
@@ -170,7 +171,15 @@ class ImageBuilder:
                     str(root),
                     self.mirror.archive,
                 ]
-                self._run_logged(cmd, log, s.update, what="debootstrap")
+                for attempt in range(1, _DEBOOTSTRAP_ATTEMPTS + 1):
+                    try:
+                        self._run_logged(cmd, log, s.update, what="debootstrap")
+                        break
+                    except BuildError:
+                        # A mirror caught mid-sync serves an index and not its debs; once more.
+                        if attempt == _DEBOOTSTRAP_ATTEMPTS:
+                            raise
+                        shutil.rmtree(root, ignore_errors=True)
                 _prepare_tree(root, distro, self.mirror)
                 debootstrap_s = s.elapsed
             with step(f"import {tag}") as s:
@@ -180,9 +189,12 @@ class ImageBuilder:
                 )
                 self.client.api.import_image_from_file(
                     str(tarball),
-                    repository=tag.split(":")[0],
-                    tag=tag.split(":")[1],
-                    changes=[SYSTEMD_CMD, f"LABEL mailstack.layer=base mailstack.distro={distro.name}"],
+                    repository=tag.partition(":")[0],
+                    tag=tag.partition(":")[2],
+                    changes=[
+                        SYSTEMD_CMD,
+                        f"LABEL mailstack.layer=base mailstack.distro={distro.name}",
+                    ],
                 )
                 if not self.exists(tag):
                     raise BuildError(f"docker import produced no image {tag}")
@@ -192,7 +204,7 @@ class ImageBuilder:
             tarball.unlink(missing_ok=True)
 
     def _bake(self, distro: Distro, base: str, tag: str, packages: tuple[str, ...]) -> float:
-        repo, version = tag.split(":")
+        repo, _, version = tag.partition(":")
         if not packages:
             with step(f"tag {tag} (no packages to bake)") as s:
                 self.client.images.get(base).tag(repo, version)
@@ -225,7 +237,10 @@ class ImageBuilder:
                 container.commit(
                     repository=repo,
                     tag=version,
-                    changes=[SYSTEMD_CMD, f"LABEL mailstack.layer=lab mailstack.distro={distro.name}"],
+                    changes=[
+                        SYSTEMD_CMD,
+                        f"LABEL mailstack.layer=lab mailstack.distro={distro.name}",
+                    ],
                 )
             finally:
                 container.remove(force=True)
@@ -238,8 +253,7 @@ class ImageBuilder:
             proc = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
             )
-            assert proc.stdout is not None
-            for line in proc.stdout:
+            for line in proc.stdout or ():
                 out.write(line)
                 update(line.strip()[:60])
             code = proc.wait()

@@ -156,7 +156,14 @@ class Lab:
         with step("lab DNS (dnsmasq)") as s:
             dns = self._start_dns(topology, images["dns"].tag, dns_ip, addresses, cgroups)
             s.note = f"{dns.ip}, 127.0.0.1:{dns.port}"
-        hosts = self._start_hosts(topology, images, addresses, dns_ip, client_pub, cgroups)
+        hosts = self._start_hosts(
+            topology,
+            images=images,
+            addresses=addresses,
+            dns_ip=dns_ip,
+            client_pub=client_pub,
+            cgroups=cgroups,
+        )
         state = LabState(
             name=self.name,
             folder=self.folder,
@@ -197,13 +204,12 @@ class Lab:
             systemd=False,
         )
         cid = run_container(self.client, spec, cgroups)
-        return DnsState(
-            container=spec.name, ip=ip, port=published_udp_port(self.client, cid, 53)
-        )
+        return DnsState(container=spec.name, ip=ip, port=published_udp_port(self.client, cid, 53))
 
     def _start_hosts(
         self,
         topology: Topology,
+        *,
         images: dict[str, BuildReport],
         addresses: dict[str, str],
         dns_ip: str,

@@ -78,9 +78,7 @@ def _host_sources(apt_dir: Path) -> Iterator[_Source]:
             yield from _one_line_sources(text)
 
 
-def find_mirror(
-    env: Mapping[str, str] | None = None, apt_dir: Path = Path("/etc/apt")
-) -> Mirror:
+def find_mirror(env: Mapping[str, str] | None = None, apt_dir: Path = Path("/etc/apt")) -> Mirror:
     """The archive (and security) mirror: env vars first, then the host's apt sources."""
     env = os.environ if env is None else env
     archive = env.get(MIRROR_ENV)

@@ -240,13 +240,12 @@ class _Parser:
             raise self.fail(
                 f"{where}.name",
                 f"domain {name!r} is not under .test",
-                hint="lab domains live under the reserved .test TLD (RFC 6761), "
-                "e.g. example.test",
+                hint="lab domains live under the reserved .test TLD (RFC 6761), e.g. example.test",
             )
         mx_raw = self.seq(m.get("mx", [default_mx]), f"{where}.mx")
         mx: list[str] = []
-        for j, host in enumerate(mx_raw):
-            host = self.string(host, f"{where}.mx[{j}]")
+        for j, raw_host in enumerate(mx_raw):
+            host = self.string(raw_host, f"{where}.mx[{j}]")
             if host not in hosts:
                 raise self.fail(
                     f"{where}.mx[{j}]",

@@ -52,7 +52,7 @@ def test_disabled_and_foreign_files_are_ignored(tmp_path: Path) -> None:
     apt = _apt(
         tmp_path,
         {
-            "sources.list.d/other.list.disabled": "deb http://x.example.test/debian bookworm main\n",
+            "sources.list.d/other.list.disabled": "deb http://x.example.test/debian bookworm\n",
             "sources.list.d/vendor.sources": "Types: deb\nURIs: http://v.example.test/\n"
             "Suites: nodistro\nComponents: main\n",
             "sources.list.d/off.sources": "Types: deb\nURIs: http://off.example.test/debian\n"

@@ -1,0 +1,98 @@
+"""Fixtures for end-to-end lab tests: a real engine, real images, real containers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from docker import DockerClient
+
+from harness.cli import cli
+from harness.config import STATE_DIR_ENV, Paths, paths
+from harness.errors import EngineUnavailableError
+from harness.lab.engine import ensure_engine
+from harness.lab.lab import Lab
+from tests.conftest import in_ci
+
+BIN = Path(sys.executable).parent
+# testinfra's ansible backend runs ansible-inventory by name: use the venv's.
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+MAIN_LAB = "t-main"
+
+TWO_DISTROS = """
+domains:
+  - name: example.test
+    mx: [mx1]
+  - name: other.test
+    mx: [mx2, mx1]
+hosts:
+  - name: mx1
+    distro: debian12
+    groups: [mail]
+  - name: mx2
+    distro: debian13
+    groups: [mail, backup]
+    ports: [4190]
+"""
+
+
+@pytest.fixture(scope="session")
+def lab_paths(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paths]:
+    """Lab state for the test session lives in a temporary folder, not the user's .lab/."""
+    state = tmp_path_factory.mktemp("state")
+    old = os.environ.get(STATE_DIR_ENV)
+    os.environ[STATE_DIR_ENV] = str(state)
+    yield paths()
+    if old is None:
+        os.environ.pop(STATE_DIR_ENV, None)
+    else:
+        os.environ[STATE_DIR_ENV] = old
+
+
+@pytest.fixture(scope="session")
+def engine(lab_paths: Paths) -> DockerClient:
+    try:
+        return ensure_engine(lab_paths.engine_log)
+    except EngineUnavailableError as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and no Docker engine: {exc}")
+        pytest.skip(f"no Docker engine: {exc}")
+
+
+def run_cli(*args: str) -> Any:
+    """Run the CLI in-process, expect success, return its JSON."""
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def main_lab(
+    engine: DockerClient, lab_paths: Paths, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """A lab with a Debian 12 and a Debian 13 host, up for the whole session."""
+    topo = tmp_path_factory.mktemp("topo") / "two.yml"
+    topo.write_text(TWO_DISTROS)
+    data = run_cli("lab", "up", "--name", MAIN_LAB, "--topology", str(topo))
+    yield data
+    Lab(engine, lab_paths, MAIN_LAB).down()
+
+
+def ansible(
+    *args: str, inventory: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / args[0]), "-i", inventory, *args[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )

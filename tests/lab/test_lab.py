@@ -1,0 +1,245 @@
+"""The lab end to end: real images, containers running systemd, SSH, DNS and the egress rule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+import testinfra
+from docker import DockerClient
+
+from harness.config import Paths
+from harness.errors import LabError
+from harness.lab.distros import DISTROS
+from harness.lab.images import ImageBuilder
+from harness.lab.lab import Lab
+from harness.lab.names import LAB_LABEL, bridge_name, network_name
+from harness.lab.network import egress_rule_present
+from harness.lab.packages import role_packages
+from harness.lab.topology import DEFAULT_PORTS
+from tests.lab.conftest import BIN, MAIN_LAB, ansible, run_cli
+
+
+def _inventory(lab: dict[str, Any]) -> str:
+    return str(lab["state"]["inventory"])
+
+
+def _host(lab: dict[str, Any], name: str) -> testinfra.host.Host:
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={_inventory(lab)}")
+
+
+def _dns(lab: dict[str, Any], name: str, rdtype: str) -> dns.message.Message:
+    query = dns.message.make_query(name, rdtype)
+    # A short timeout: an answer must come at once, never after a forwarder gives up.
+    return dns.query.udp(query, "127.0.0.1", port=lab["state"]["dns"]["port"], timeout=2)
+
+
+def test_images_are_cached_on_rebuild(engine: DockerClient, lab_paths: Paths) -> None:
+    builder = ImageBuilder(engine, lab_paths.build)
+    for distro in DISTROS.values():
+        builder.ensure(distro, role_packages(lab_paths.roles, distro))  # built once if needed
+        again = builder.ensure(distro, role_packages(lab_paths.roles, distro))
+        assert again.layers == {"base": "cached", "bake": "cached"}
+        labels = engine.images.get(again.tag).labels
+        assert labels["mailstack.distro"] == distro.name
+
+
+def test_lab_is_up_with_both_distros(main_lab: dict[str, Any]) -> None:
+    assert main_lab["up"] is True
+    assert main_lab["egress_rule"] is True
+    hosts = {h["name"]: h for h in main_lab["state"]["hosts"]}
+    assert {n: h["distro"] for n, h in hosts.items()} == {"mx1": "debian12", "mx2": "debian13"}
+    assert set(DEFAULT_PORTS) <= set(map(int, hosts["mx1"]["ports"]))
+    assert 4190 in map(int, hosts["mx2"]["ports"])
+
+
+def test_ansible_reaches_every_host_through_the_generated_inventory(
+    main_lab: dict[str, Any],
+) -> None:
+    inv = _inventory(main_lab)
+    ping = ansible("ansible", "all", "-m", "ansible.builtin.ping", inventory=inv)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert ping.stdout.count("pong") == 2
+    setup = ansible(
+        "ansible",
+        "all",
+        "-o",  # one line a host: "mx1 | SUCCESS => {...}"
+        "-m",
+        "ansible.builtin.setup",
+        "-a",
+        "filter=ansible_distribution*",
+        inventory=inv,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    facts = {}
+    for line in setup.stdout.splitlines():
+        host, _, result = line.partition(" | SUCCESS => ")
+        facts[host] = json.loads(result)["ansible_facts"]
+    assert facts["mx1"]["ansible_distribution_major_version"] == "12"
+    assert facts["mx2"]["ansible_distribution_major_version"] == "13"
+    # the site playbook's own release check passes on both
+    play = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", inv, "playbooks/site.yml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert play.returncode == 0, play.stdout + play.stderr
+
+
+def test_groups_and_lab_vars_come_from_topology_and_group_vars(main_lab: dict[str, Any]) -> None:
+    inv = _inventory(main_lab)
+    graph = ansible("ansible-inventory", "--graph", inventory=inv)
+    assert "@backup:" in graph.stdout
+    assert "@mail:" in graph.stdout
+    host = ansible("ansible-inventory", "--host", "mx2", inventory=inv)
+    data = json.loads(host.stdout)
+    assert data["mailstack_lab"] is True  # from inventory/lab/group_vars/all.yml
+    assert data["mailstack_lab_fqdn"] == "mx2.example.test"
+
+
+def test_systemd_runs_as_pid_1_in_every_host(main_lab: dict[str, Any]) -> None:
+    for name in ("mx1", "mx2"):
+        host = _host(main_lab, name)
+        assert host.check_output("systemctl is-system-running") == "running"
+        assert host.check_output("ps -o comm= -p 1") == "systemd"
+        assert host.service("ssh").is_running
+        assert host.check_output("hostname -f") == f"{name}.example.test"
+
+
+def test_ssh_command_runs_on_a_host(main_lab: dict[str, Any]) -> None:
+    done = subprocess.run(
+        [
+            str(BIN / "mailstack"),
+            "lab",
+            "ssh",
+            "--name",
+            MAIN_LAB,
+            "mx2",
+            "cat",
+            "/etc/debian_version",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("13")
+
+
+def test_dns_answers_lab_zones_and_refuses_the_rest_at_once(main_lab: dict[str, Any]) -> None:
+    mx = _dns(main_lab, "other.test", "MX")
+    assert mx.rcode() == dns.rcode.NOERROR
+    assert mx.flags & dns.flags.AA
+    assert sorted(str(r) for rrset in mx.answer for r in rrset) == [
+        "10 mx2.example.test.",
+        "20 mx1.example.test.",
+    ]
+    a = _dns(main_lab, "mx2.example.test", "A")
+    addresses = [str(r) for rrset in a.answer for r in rrset]
+    assert addresses == [next(h["ip"] for h in main_lab["state"]["hosts"] if h["name"] == "mx2")]
+    assert _dns(main_lab, "nobody.example.test", "A").rcode() == dns.rcode.NXDOMAIN
+    assert _dns(main_lab, "example.com", "A").rcode() == dns.rcode.REFUSED
+    # inside a host, through the container's resolver: a lab name resolves, an outside name
+    # fails fast (getent exit 2) instead of hanging until `timeout` kills it (exit 124)
+    host = _host(main_lab, "mx1")
+    assert "mx2.example.test" in host.check_output("getent hosts mx2.example.test")
+    assert host.run("timeout 5 getent hosts example.com").rc == 2
+
+
+def test_egress_is_dropped_by_a_rule_on_the_lab_bridge(
+    main_lab: dict[str, Any], engine: DockerClient
+) -> None:
+    bridge = bridge_name(MAIN_LAB)
+    rules = subprocess.run(
+        ["iptables", "-w", "-S", "DOCKER-USER"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert f"-A DOCKER-USER -i {bridge} ! -o {bridge} -j DROP" in rules
+    # before the chain's RETURN, so it takes effect
+    assert rules.index(f"-A DOCKER-USER -i {bridge} ! -o {bridge} -j DROP") < rules.index(
+        "-A DOCKER-USER -j RETURN"
+    )
+    net = engine.networks.get(network_name(MAIN_LAB))
+    assert net.attrs["Options"]["com.docker.network.bridge.name"] == bridge
+    assert net.attrs["Internal"] is False  # ports must still publish
+    # every container sits on the lab network only, with its ports on loopback only
+    for container in engine.containers.list(filters={"label": f"{LAB_LABEL}={MAIN_LAB}"}):
+        assert list(container.attrs["NetworkSettings"]["Networks"]) == [network_name(MAIN_LAB)]
+        for bindings in container.attrs["NetworkSettings"]["Ports"].values():
+            assert {b["HostIp"] for b in bindings or []} <= {"127.0.0.1"}
+
+
+def test_up_on_a_running_lab_is_a_no_op(main_lab: dict[str, Any], engine: DockerClient) -> None:
+    before = {
+        c.name: c.id for c in engine.containers.list(filters={"label": f"{LAB_LABEL}={MAIN_LAB}"})
+    }
+    again = run_cli("lab", "up", "--name", MAIN_LAB)
+    assert again["already_up"] is True
+    after = {
+        c.name: c.id for c in engine.containers.list(filters={"label": f"{LAB_LABEL}={MAIN_LAB}"})
+    }
+    assert after == before
+
+
+def _nothing_left(engine: DockerClient, name: str, folder: Path) -> None:
+    assert engine.containers.list(all=True, filters={"label": f"{LAB_LABEL}={name}"}) == []
+    assert engine.networks.list(filters={"label": f"{LAB_LABEL}={name}"}) == []
+    assert not egress_rule_present(name)
+    assert not folder.exists()
+    link = subprocess.run(
+        ["ip", "link", "show", bridge_name(name)], capture_output=True, check=False
+    )
+    assert link.returncode != 0
+
+
+def test_a_second_lab_runs_beside_the_first_and_down_leaves_nothing(
+    main_lab: dict[str, Any], engine: DockerClient, lab_paths: Paths
+) -> None:
+    second = run_cli("lab", "up", "--name", "t-second")
+    try:
+        assert second["up"] is True
+        assert second["state"]["subnet"] != main_lab["state"]["subnet"]
+        ping = ansible("ansible", "all", "-m", "ansible.builtin.ping", inventory=_inventory(second))
+        assert ping.returncode == 0, ping.stdout
+        assert Lab(engine, lab_paths, MAIN_LAB).status()["up"] is True
+    finally:
+        down = run_cli("lab", "down", "--name", "t-second")
+    assert down["containers"] == 2
+    assert down["rules"] == 1
+    _nothing_left(engine, "t-second", lab_paths.lab("t-second"))
+    assert Lab(engine, lab_paths, MAIN_LAB).status()["up"] is True
+
+
+def test_down_cleans_a_crashed_half_up_lab(engine: DockerClient, lab_paths: Paths) -> None:
+    name = "t-crash"
+    run_cli("lab", "up", "--name", name)
+    folder = lab_paths.lab(name)
+    # as if `up` died before writing its state, and a container died with it
+    (folder / "state.json").unlink()
+    engine.containers.get(f"mailstack-{name}-mx1").kill()
+    the_lab = Lab(engine, lab_paths, name)
+    assert the_lab.status()["up"] is False
+    assert the_lab.has_leftovers()
+    # `up` over the wreck cleans it first and comes up whole
+    again = run_cli("lab", "up", "--name", name)
+    assert again["already_up"] is False
+    assert again["up"] is True
+    engine.containers.get(f"mailstack-{name}-dns").kill()
+    (folder / "state.json").unlink()
+    report = the_lab.down()
+    assert report.containers == 2
+    _nothing_left(engine, name, folder)
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "much-too-long-name"])
+def test_bad_lab_name_is_refused(engine: DockerClient, lab_paths: Paths, name: str) -> None:
+    with pytest.raises(LabError, match="invalid lab name"):
+        Lab(engine, lab_paths, name)
