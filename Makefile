@@ -48,7 +48,7 @@ test-lab: engine
 	$(BIN)/pytest tests/lab $(PYTEST_ARGS)
 
 test: lint engine
-	$(BIN)/pytest tests $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/lab $(PYTEST_ARGS)
 
 lab-down: venv
 	$(BIN)/mailstack lab down

@@ -232,7 +232,8 @@ def demo(keep: bool, name: str) -> None:
     report = the_lab.up(default_topology())
     console.print(f"lab {name!r} {'was already up' if report.already_up else 'up'}")
     _print_status(the_lab.status())
-    if keep:
+    if keep or report.already_up:
+        # A lab the demo found running is the user's: it stays as it was.
         console.print(f"kept: take it down with `mailstack lab down --name {name}`")
         return
     with step(f"lab {name!r} down"):

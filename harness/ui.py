@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,8 @@ from rich.status import Status
 
 __all__ = ["Step", "console", "err_console", "step"]
 
-console = Console(highlight=False)
+# Tables stay legible when piped (to a log, CI): wide enough for a lab's port map.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, highlight=False)
 
 

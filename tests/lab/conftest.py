@@ -63,7 +63,7 @@ def engine(lab_paths: Paths) -> DockerClient:
     except EngineUnavailableError as exc:
         if in_ci():
             pytest.fail(f"CI=true and no Docker engine: {exc}")
-        pytest.skip(f"no Docker engine: {exc}")
+        pytest.skip(f"no Docker engine, and CI is not set (with CI=true this fails): {exc}")
 
 
 def run_cli(*args: str) -> Any:
