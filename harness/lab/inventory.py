@@ -30,8 +30,12 @@ def inventory_data(state: LabState) -> dict[str, Any]:
     )
     hosts: dict[str, Any] = {}
     groups: dict[str, dict[str, Any]] = {}
+    pki = state.folder / "pki"
     for host in state.hosts:
         hosts[host.name] = {
+            # Certificates from the lab CA, handed to the tls role like a user's own files.
+            "tls_certificate_src": str(pki / f"{host.fqdn}.crt"),
+            "tls_private_key_src": str(pki / f"{host.fqdn}.key"),
             "ansible_host": LOOPBACK,
             "ansible_port": host.ssh_port,
             "mailstack_lab_fqdn": host.fqdn,
@@ -51,6 +55,7 @@ def inventory_data(state: LabState) -> dict[str, Any]:
                 "mailstack_lab_name": state.name,
                 "mailstack_lab_domains": state.domains,
                 "mailstack_lab_dns": {"ip": state.dns.ip, "port": state.dns.port},
+                "tls_ca_certificate_src": str(pki / "ca.crt"),
             },
             "hosts": hosts,
             "children": groups,

@@ -43,6 +43,7 @@ from harness.lab.network import (
     remove_network,
 )
 from harness.lab.packages import role_packages
+from harness.lab.pki import LabCA
 from harness.lab.sshkeys import load_or_create_client_key, new_keypair
 from harness.lab.state import DnsState, HostState, LabState
 from harness.lab.topology import Topology
@@ -175,6 +176,9 @@ class Lab:
             hosts=hosts,
             cgroup_version=cgroups,
         )
+        ca = LabCA(self.folder / "pki", self.name)
+        for host in hosts:
+            ca.issue(host.fqdn, host.name)
         state.save()
         write_known_hosts(state)
         write_inventory(state, self.paths.lab_group_vars)

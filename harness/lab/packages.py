@@ -1,7 +1,8 @@
 """The package set baked into lab images, read from the roles themselves.
 
-A role declares the Debian packages it installs in its per-OS vars file
-(``roles/<role>/vars/Debian-<version>.yml``, else ``Debian.yml``) as ``__<role>_packages``.
+A role declares the Debian packages it installs in its per-OS vars files
+(``roles/<role>/vars/Debian.yml`` and ``Debian-<version>.yml``, both loaded when present) as
+``__<role>_packages``.
 The lab bakes exactly those into the image, so a lab host converges with no network, and the
 role stays the one place that names them.
 """
@@ -18,12 +19,10 @@ from harness.lab.distros import Distro
 __all__ = ["role_packages"]
 
 
-def _vars_file(role: Path, distro: Distro) -> Path | None:
-    for name in (f"Debian-{distro.version}.yml", "Debian.yml"):
-        candidate = role / "vars" / name
-        if candidate.is_file():
-            return candidate
-    return None
+def _vars_files(role: Path, distro: Distro) -> list[Path]:
+    """The role's per-OS vars files for ``distro``, in the order the role loads them."""
+    names = ("Debian.yml", f"Debian-{distro.version}.yml")
+    return [role / "vars" / n for n in names if (role / "vars" / n).is_file()]
 
 
 def role_packages(roles_dir: Path, distro: Distro) -> tuple[str, ...]:
@@ -32,16 +31,14 @@ def role_packages(roles_dir: Path, distro: Distro) -> tuple[str, ...]:
     if not roles_dir.is_dir():
         return ()
     for role in sorted(p for p in roles_dir.iterdir() if p.is_dir()):
-        path = _vars_file(role, distro)
-        if path is None:
-            continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        key = f"__{role.name}_packages"
-        value = data.get(key, []) if isinstance(data, dict) else []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise BuildError(
-                f"{path}: {key} must be a list of package names, got {value!r}",
-                hint="list plain Debian package names, no templating",
-            )
-        found.update(value)
+        for path in _vars_files(role, distro):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            key = f"__{role.name}_packages"
+            value = data.get(key, []) if isinstance(data, dict) else []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise BuildError(
+                    f"{path}: {key} must be a list of package names, got {value!r}",
+                    hint="list plain Debian package names, no templating",
+                )
+            found.update(value)
     return tuple(sorted(found))

@@ -34,8 +34,8 @@ def _role(roles: Path, name: str, file: str, text: str) -> None:
     (roles / name / "vars" / file).write_text(text)
 
 
-def test_role_packages_reads_per_os_vars_with_fallback(tmp_path: Path) -> None:
-    _role(tmp_path, "postfix", "Debian-12.yml", "__postfix_packages: [postfix, postfix-pcre]\n")
+def test_role_packages_reads_common_and_per_version_vars(tmp_path: Path) -> None:
+    _role(tmp_path, "postfix", "Debian-12.yml", "__postfix_packages: [postfix-pcre]\n")
     _role(tmp_path, "postfix", "Debian.yml", "__postfix_packages: [postfix]\n")
     _role(tmp_path, "dovecot", "Debian.yml", "__dovecot_packages: [dovecot-core, postfix]\n")
     _role(tmp_path, "tls", "Debian.yml", "tls_other: 1\n")

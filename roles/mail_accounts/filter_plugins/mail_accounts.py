@@ -1,0 +1,178 @@
+"""Filters behind the mail_accounts role: validation that names the field, and the derived views
+(Dovecot passwd entries, Postfix lookup tables) the postfix and dovecot roles render."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+LOCAL_PART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+QUOTA = re.compile(r"^(0|[1-9][0-9]*[KMGT]?)$")
+# Strong crypt schemes Dovecot verifies: with a {SCHEME} prefix or as a bare crypt string.
+STRONG_HASH = re.compile(
+    r"^(\{(SHA512-CRYPT|BLF-CRYPT|ARGON2I|ARGON2ID)\}.+"
+    r"|\$6\$.+|\$2[aby]\$.+|\$argon2(i|id)\$.+)$"
+)
+_SCHEME_OF_PREFIX = {"$6$": "SHA512-CRYPT", "$2": "BLF-CRYPT", "$argon2id$": "ARGON2ID"}
+
+
+def _address_error(value: Any, where: str) -> str | None:
+    if not isinstance(value, str) or value.count("@") != 1:
+        return f"{where}: {value!r} is not an email address (local@domain)"
+    local, domain = value.split("@")
+    if value != value.lower():
+        return f"{where}: {value!r} must be lower case"
+    if not LOCAL_PART.match(local) or len(local) > 64:
+        return f"{where}: {value!r} has an invalid local part {local!r}"
+    if not DOMAIN.match(domain):
+        return f"{where}: {value!r} has an invalid domain {domain!r}"
+    return None
+
+
+def _domain_of(address: str) -> str:
+    return address.rsplit("@", 1)[-1]
+
+
+def mail_accounts_errors(accounts: dict[str, Any]) -> list[str]:
+    """Every problem in ``accounts``, each naming its field (mail_accounts.mailboxes[2].address)."""
+    errors: list[str] = []
+    root = "mail_accounts"
+    domains = [d.get("name") for d in accounts.get("domains") or []]
+    hosted = set()
+    for i, name in enumerate(domains):
+        where = f"{root}.domains[{i}].name"
+        if not isinstance(name, str) or not DOMAIN.match(name):
+            errors.append(f"{where}: {name!r} is not a lower-case domain name")
+        elif name in hosted:
+            errors.append(f"{where}: {name!r} is listed twice")
+        hosted.add(name)
+    if not hosted:
+        errors.append(f"{root}.domains: empty; name at least one hosted domain")
+
+    def check_hosted(address: Any, where: str) -> bool:
+        problem = _address_error(address, where)
+        if problem:
+            errors.append(problem)
+            return False
+        if _domain_of(address) not in hosted:
+            errors.append(
+                f"{where}: {address!r} is in {_domain_of(address)!r}, which is not a hosted "
+                f"domain (hosted: {', '.join(sorted(hosted)) or 'none'})"
+            )
+            return False
+        return True
+
+    for i, dom in enumerate(accounts.get("domains") or []):
+        if dom.get("catch_all"):
+            problem = _address_error(dom["catch_all"], f"{root}.domains[{i}].catch_all")
+            if problem:
+                errors.append(problem)
+
+    seen: dict[str, str] = {}
+    for i, box in enumerate(accounts.get("mailboxes") or []):
+        where = f"{root}.mailboxes[{i}]"
+        address = box.get("address")
+        if check_hosted(address, f"{where}.address"):
+            if address in seen:
+                errors.append(f"{where}.address: {address!r} is already {seen[address]}")
+            seen[address] = f"{where}.address"
+        has_hash, has_plain = bool(box.get("password_hash")), bool(box.get("password"))
+        if has_hash == has_plain:
+            errors.append(f"{where}: set exactly one of password_hash and password")
+        if has_hash and not STRONG_HASH.match(box["password_hash"]):
+            errors.append(
+                f"{where}.password_hash: not a strong crypt hash (plaintext, or a weak scheme?); "
+                "use {SHA512-CRYPT}, {BLF-CRYPT} or {ARGON2ID} from `doveadm pw`, or put the "
+                "plaintext in a vault and set password instead"
+            )
+        quota = box.get("quota")
+        if quota is not None and not QUOTA.match(str(quota)):
+            errors.append(f"{where}.quota: {quota!r} is not a size like 500M, 2G or 0")
+        for j, extra in enumerate(box.get("send_as") or []):
+            check_hosted(extra, f"{where}.send_as[{j}]")
+
+    for i, alias in enumerate(accounts.get("aliases") or []):
+        where = f"{root}.aliases[{i}]"
+        address = alias.get("address")
+        if check_hosted(address, f"{where}.address"):
+            if address in seen:
+                errors.append(f"{where}.address: {address!r} is already {seen[address]}")
+            seen[address] = f"{where}.address"
+        targets = alias.get("to") or []
+        if not targets:
+            errors.append(f"{where}.to: empty; name at least one address")
+        for j, target in enumerate(targets):
+            problem = _address_error(target, f"{where}.to[{j}]")
+            if problem:
+                errors.append(problem)
+    return errors
+
+
+def _scheme_prefixed(crypt: str) -> str:
+    if crypt.startswith("{"):
+        return crypt
+    for prefix, scheme in _SCHEME_OF_PREFIX.items():
+        if crypt.startswith(prefix):
+            return "{" + scheme + "}" + crypt
+    return crypt
+
+
+def _hash_password(password: str, address: str, seed: str) -> str:
+    from passlib.hash import sha512_crypt  # noqa: PLC0415 -- only needed for vault-held passwords
+
+    salt = hashlib.sha256(f"{seed}:{address}".encode()).hexdigest()[:16]
+    # 5000 rounds: the glibc default that `doveadm pw -s SHA512-CRYPT` also produces.
+    return "{SHA512-CRYPT}" + sha512_crypt.using(salt=salt, rounds=5000).hash(password)
+
+
+def mail_accounts_users(
+    accounts: dict[str, Any], default_quota: str, seed: str
+) -> list[dict[str, str]]:
+    """Mailboxes as {user, domain, local, hash, quota}, hashes with a {SCHEME} prefix."""
+    users = []
+    for box in accounts.get("mailboxes") or []:
+        address = box["address"]
+        if box.get("password_hash"):
+            crypt = _scheme_prefixed(box["password_hash"])
+        else:
+            crypt = _hash_password(box["password"], address, seed)
+        local, domain = address.split("@")
+        quota = str(box.get("quota") or default_quota)
+        users.append(
+            {"user": address, "local": local, "domain": domain, "hash": crypt, "quota": quota}
+        )
+    return users
+
+
+def mail_accounts_postfix_tables(accounts: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Postfix lookup tables as [key, value] rows: domains, mailboxes, aliases, sender logins."""
+    boxes = [b["address"] for b in accounts.get("mailboxes") or []]
+    aliases: list[list[str]] = []
+    # A catch-all is a wildcard in virtual_alias_maps, which is read before mailboxes; every
+    # mailbox maps to itself first so the wildcard takes only unknown local parts.
+    catch_alls = [d for d in accounts.get("domains") or [] if d.get("catch_all")]
+    if catch_alls:
+        aliases += [[b, b] for b in boxes]
+    aliases += [[a["address"], ", ".join(a["to"])] for a in accounts.get("aliases") or []]
+    aliases += [["@" + d["name"], d["catch_all"]] for d in catch_alls]
+    owners: dict[str, list[str]] = {}
+    for box in accounts.get("mailboxes") or []:
+        for sender in [box["address"], *(box.get("send_as") or [])]:
+            owners.setdefault(sender, []).append(box["address"])
+    return {
+        "domains": [[d["name"], "OK"] for d in accounts.get("domains") or []],
+        "mailboxes": [[b, f"{_domain_of(b)}/{b.split('@')[0]}/"] for b in boxes],
+        "aliases": aliases,
+        "senders": [[s, ", ".join(logins)] for s, logins in owners.items()],
+    }
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "mail_accounts_errors": mail_accounts_errors,
+            "mail_accounts_users": mail_accounts_users,
+            "mail_accounts_postfix_tables": mail_accounts_postfix_tables,
+        }
