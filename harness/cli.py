@@ -19,9 +19,13 @@ from harness.lab.distros import DISTROS, get_distro
 from harness.lab.engine import cgroup_version, ensure_engine
 from harness.lab.images import ImageBuilder
 from harness.lab.lab import Lab
+from harness.lab.names import validate_lab_name
 from harness.lab.packages import role_packages
+from harness.lab.state import LabState
 from harness.lab.topology import Topology, default_topology, load_topology
+from harness.provision import PlaybookResult, run_site
 from harness.ui import console, err_console, step
+from harness.verify.runner import print_report, run_verify, write_json
 
 __all__ = ["cli", "main"]
 
@@ -222,22 +226,138 @@ def ssh(name: str, host: str, command: tuple[str, ...]) -> None:
     os.execvp("ssh", args)  # noqa: S606 -- become the ssh client, as `ssh` itself would
 
 
+def _inventory_of(lab_name: str, inventory: str | None) -> str:
+    """The inventory to act on: the one given, else the lab's generated one."""
+    if inventory:
+        return inventory
+    state = LabState.load(paths().lab(validate_lab_name(lab_name)))
+    if state is None:
+        raise MailstackError(
+            f"lab {lab_name!r} is not up and no inventory was given",
+            hint=f"mailstack lab up --name {lab_name}, or pass -i INVENTORY",
+        )
+    return str(state.inventory)
+
+
+_inventory_option = click.option(
+    "-i", "--inventory", help="Ansible inventory (default: the lab's generated one)."
+)
+_lab_option = click.option(
+    "--lab", "lab_name", default=DEFAULT_LAB, show_default=True, help="Lab to use without -i."
+)
+
+
+def _converge(
+    inventory: str, *, check: bool = False, diff: bool = False, tags: str | None = None
+) -> PlaybookResult:
+    mode = " (check mode)" if check else ""
+    with step(f"converge {inventory}{mode}") as s:
+        result = run_site(paths().project, inventory, check=check, diff=diff, tags=tags)
+        s.note = f"ok={result.ok} changed={result.changed} failed={result.failed}"
+    if not result.success:
+        tail = "\n".join(result.output.strip().splitlines()[-25:])
+        err_console.print(tail, markup=False, highlight=False)
+        raise MailstackError(
+            f"playbooks/site.yml failed on {inventory}",
+            hint=f"run ansible-playbook -i {inventory} playbooks/site.yml to see all",
+        )
+    return result
+
+
+@cli.command()
+@_inventory_option
+@_lab_option
+@click.option("--check", is_flag=True, help="Dry run: report what would change.")
+@click.option("--diff", is_flag=True, help="Show the changes to files.")
+@click.option("--tags", help="Only these role tags (e.g. role::postfix).")
+@_json_option
+def converge(
+    inventory: str | None, lab_name: str, check: bool, diff: bool, tags: str | None, as_json: bool
+) -> None:
+    """Apply playbooks/site.yml to an inventory (the lab's by default)."""
+    result = _converge(_inventory_of(lab_name, inventory), check=check, diff=diff, tags=tags)
+    if as_json:
+        data = {k: v for k, v in result.__dict__.items() if k != "output"}
+        _print_json(data)
+        return
+    if diff and result.output:
+        console.print(result.output, markup=False, highlight=False)
+    for task in result.changed_tasks:
+        console.print(f"  changed: {task}")
+
+
+@cli.command()
+@_inventory_option
+@_lab_option
+@click.option("--limit", help="Only these hosts (Ansible pattern).")
+@click.option("-k", "select", help="Only checks matching this pytest -k expression.")
+@click.option("--junit-xml", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write a JSON summary.")
+def verify(
+    inventory: str | None,
+    lab_name: str,
+    limit: str | None,
+    select: str | None,
+    junit_xml: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Check delivery and security of the mail hosts in an inventory."""
+    report = run_verify(
+        _inventory_of(lab_name, inventory), limit=limit, junit_xml=junit_xml, select=select
+    )
+    print_report(report)
+    if json_path:
+        write_json(report, json_path)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
 @cli.command()
 @click.option("--keep", is_flag=True, help="Leave the lab running afterwards.")
 @_name_option
 def demo(keep: bool, name: str) -> None:
-    """The main job: build images, bring the default lab up, show it, take it down."""
+    """The main job: lab up, converge, verify, summary, lab down."""
     client = _engine()
     the_lab = Lab(client, paths(), name)
+    timings: dict[str, float] = {}
     report = the_lab.up(default_topology())
-    console.print(f"lab {name!r} {'was already up' if report.already_up else 'up'}")
+    timings["lab up"] = report.seconds
     _print_status(the_lab.status())
+    inventory = str(report.state.inventory)
+    first = _converge(inventory)
+    timings["converge"] = first.seconds
+    again = _converge(inventory)
+    timings["converge again"] = again.seconds
+    checked = run_verify(inventory)
+    timings["verify"] = checked.seconds
+    print_report(checked)
+    summary = Table(title="mailstack demo")
+    summary.add_column("step")
+    summary.add_column("seconds", justify="right")
+    summary.add_column("result")
+    summary.add_row(
+        "lab up", f"{timings['lab up']:.1f}", "already up" if report.already_up else "up"
+    )
+    summary.add_row("converge", f"{timings['converge']:.1f}", f"changed={first.changed}")
+    summary.add_row(
+        "converge again",
+        f"{timings['converge again']:.1f}",
+        "idempotent" if again.changed == 0 else f"CHANGED {again.changed}: {again.changed_tasks}",
+    )
+    summary.add_row(
+        "verify",
+        f"{timings['verify']:.1f}",
+        f"{checked.count('passed')} passed, {checked.count('failed')} failed",
+    )
+    console.print(summary)
     if keep or report.already_up:
         # A lab the demo found running is the user's: it stays as it was.
         console.print(f"kept: take it down with `mailstack lab down --name {name}`")
-        return
-    with step(f"lab {name!r} down"):
-        the_lab.down()
+    else:
+        with step(f"lab {name!r} down"):
+            the_lab.down()
+    if not checked.ok or again.changed:
+        raise click.exceptions.Exit(1)
 
 
 def main() -> None:
@@ -250,6 +370,8 @@ def main() -> None:
     except click.exceptions.Abort:
         err_console.print("aborted")
         sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

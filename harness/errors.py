@@ -13,6 +13,7 @@ __all__ = [
     "MailstackError",
     "MirrorError",
     "TopologyError",
+    "VerifyError",
 ]
 
 
@@ -65,3 +66,9 @@ class LabError(MailstackError, RuntimeError):
     """A lab operation failed or was asked of a lab in the wrong state."""
 
     exit_code = 5
+
+
+class VerifyError(MailstackError, RuntimeError):
+    """The verify suite could not run (as opposed to a check that failed)."""
+
+    exit_code = 6

@@ -1,0 +1,94 @@
+"""Running playbooks/site.yml against an inventory and reading what it did."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import MailstackError
+
+__all__ = ["PlaybookResult", "run_site"]
+
+_RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
+    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)"
+)
+_TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<name>.+?)\]")
+
+
+@dataclass
+class PlaybookResult:
+    returncode: int
+    seconds: float
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    #: "host: role : task" for every task that reported a change
+    changed_tasks: list[str] = field(default_factory=list)
+    output: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0 and self.failed == 0 and self.unreachable == 0
+
+
+def parse_output(text: str, result: PlaybookResult) -> None:
+    task = ""
+    for line in text.splitlines():
+        if m := _TASK.match(line):
+            task = m["name"]
+        elif line.startswith("changed: ["):
+            host = line[len("changed: [") :].split("]", 1)[0]
+            result.changed_tasks.append(f"{host}: {task}")
+        elif m := _RECAP.match(line):
+            result.ok += int(m["ok"])
+            result.changed += int(m["changed"])
+            result.failed += int(m["failed"])
+            result.unreachable += int(m["unreachable"])
+
+
+def run_site(
+    project: Path,
+    inventory: str,
+    *,
+    check: bool = False,
+    diff: bool = False,
+    tags: str | None = None,
+    extra_vars: list[str] | None = None,
+) -> PlaybookResult:
+    """Run ``playbooks/site.yml`` on ``inventory`` from the project folder (its ansible.cfg)."""
+    playbook = project / "playbooks" / "site.yml"
+    if not playbook.is_file():
+        raise MailstackError(f"no playbook at {playbook}", hint="run from the mailstack project")
+    binary = Path(sys.executable).parent / "ansible-playbook"
+    cmd = [str(binary if binary.is_file() else "ansible-playbook"), "-i", inventory, str(playbook)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if tags:
+        cmd += ["--tags", tags]
+    for item in extra_vars or []:
+        cmd += ["-e", item]
+    started = time.monotonic()
+    done = subprocess.run(
+        cmd,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+    result = PlaybookResult(
+        returncode=done.returncode,
+        seconds=time.monotonic() - started,
+        output=done.stdout + done.stderr,
+    )
+    parse_output(done.stdout, result)
+    return result

@@ -1,0 +1,1 @@
+"""SMTP pieces shared by verify and bench: TLS contexts, messages with tokens, raw dialogues."""

@@ -1,0 +1,1 @@
+"""`mailstack verify`: the delivery and security suite, run against any inventory."""

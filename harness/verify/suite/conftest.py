@@ -1,0 +1,49 @@
+"""The verify suite's fixtures: one set of checks per mail host of the inventory."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+from testinfra.host import Host
+
+from harness.verify.targets import Accounts, Target, load_targets
+
+# testinfra's ansible backend runs ansible-inventory by name: prefer the one beside this Python.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+_TARGETS = pytest.StashKey[list[Target]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--inventory", required=True, help="Ansible inventory of the mail hosts")
+    parser.addoption("--limit", default=None, help="Only these hosts (Ansible pattern)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_TARGETS] = load_targets(
+        config.getoption("--inventory"), limit=config.getoption("--limit")
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target" in metafunc.fixturenames:
+        targets = metafunc.config.stash[_TARGETS]
+        metafunc.parametrize("target", targets, ids=[t.name for t in targets], scope="session")
+
+
+@pytest.fixture(scope="session")
+def host(target: Target) -> Host:
+    """testinfra's view of the host, over the inventory's own connection."""
+    return testinfra.get_host(f"ansible://{target.name}?ansible_inventory={target.inventory}")
+
+
+@pytest.fixture
+def accounts(target: Target) -> Accounts:
+    acc = target.accounts
+    if not (acc.mailbox and acc.password):
+        pytest.skip("set mailstack_verify.mailbox and .password in the inventory")
+    return acc
