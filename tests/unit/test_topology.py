@@ -44,7 +44,7 @@ def test_good_topology_parses_hosts_domains_and_ports() -> None:
 def test_default_topology_is_one_debian12_host_serving_example_test() -> None:
     topo = default_topology()
     assert [(h.name, h.distro) for h in topo.hosts] == [("mx1", "debian12")]
-    assert [d.name for d in topo.domains] == ["example.test"]
+    assert [d.name for d in topo.domains] == ["example.test", "catchall.example.test"]
     assert set(DEFAULT_PORTS) <= set(topo.hosts[0].ports)
 
 

@@ -1,0 +1,207 @@
+"""The mail stack on the lab: converge Debian 12 and 13, idempotence, check mode, accounts as
+code, and the verify suite passing on both."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.config import Paths
+from harness.provision import PlaybookResult, run_site
+from tests.lab.conftest import BIN
+
+ROLE_TAGS = ("role::mail_accounts", "role::tls", "role::dovecot", "role::postfix")
+
+
+def _inventory(lab: dict[str, Any]) -> str:
+    return str(lab["state"]["inventory"])
+
+
+def _explain(result: PlaybookResult) -> str:
+    return "changed tasks: " + "; ".join(result.changed_tasks) + "\n" + result.output[-3000:]
+
+
+@pytest.fixture(scope="session")
+def converged(main_lab: dict[str, Any], lab_paths: Paths) -> PlaybookResult:
+    result = run_site(lab_paths.project, _inventory(main_lab))
+    assert result.success, result.output[-5000:]
+    return result
+
+
+def test_first_converge_configures_both_distros(converged: PlaybookResult) -> None:
+    assert converged.changed > 0
+    hosts = {task.split(":")[0] for task in converged.changed_tasks}
+    assert hosts == {"mx1", "mx2"}
+
+
+def test_second_converge_changes_nothing(
+    converged: PlaybookResult, main_lab: dict[str, Any], lab_paths: Paths
+) -> None:
+    again = run_site(lab_paths.project, _inventory(main_lab))
+    assert again.success, again.output[-3000:]
+    assert again.changed == 0, _explain(again)
+
+
+def test_check_mode_on_a_converged_host_changes_nothing(
+    converged: PlaybookResult, main_lab: dict[str, Any], lab_paths: Paths
+) -> None:
+    check = run_site(lab_paths.project, _inventory(main_lab), check=True, diff=True)
+    assert check.success, check.output[-3000:]
+    assert check.changed == 0, _explain(check)
+
+
+@pytest.mark.parametrize("tag", ROLE_TAGS)
+def test_every_role_tag_works_alone(
+    converged: PlaybookResult, main_lab: dict[str, Any], lab_paths: Paths, tag: str
+) -> None:
+    result = run_site(lab_paths.project, _inventory(main_lab), check=True, tags=tag)
+    assert result.success, result.output[-3000:]
+    assert result.changed == 0, _explain(result)
+    role = tag.removeprefix("role::")
+    assert f"TASK [{role} : " in result.output
+
+
+def _verify(inventory: str, tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / "verify.json"
+    done = subprocess.run(
+        [
+            str(BIN / "mailstack"),
+            "verify",
+            "-i",
+            inventory,
+            "--json",
+            str(out),
+            "--junit-xml",
+            str(tmp_path / "verify.xml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    summary: dict[str, Any] = json.loads(out.read_text())
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    return summary
+
+
+def test_verify_suite_passes_on_debian_12_and_13(
+    converged: PlaybookResult, main_lab: dict[str, Any], tmp_path: Path
+) -> None:
+    summary = _verify(_inventory(main_lab), tmp_path)
+    assert summary["ok"] is True
+    assert summary["failed"] == 0
+    by_host: dict[str, list[dict[str, Any]]] = {}
+    for result in summary["results"]:
+        by_host.setdefault(result["host"], []).append(result)
+    assert set(by_host) == {"mx1", "mx2"}
+    for host, results in by_host.items():
+        skipped = {r["check"] for r in results if r["outcome"] == "skipped"}
+        # the lab publishes on 127.0.0.1 only; everything else must really run
+        assert skipped <= {"test_no_open_relay_ipv6"}, (host, skipped)
+        assert sum(r["outcome"] == "passed" for r in results) >= 35
+    assert (tmp_path / "verify.xml").read_text().count("<testcase") == len(summary["results"])
+
+
+def test_an_account_change_shows_in_check_diff_then_applies(
+    converged: PlaybookResult, main_lab: dict[str, Any], lab_paths: Paths
+) -> None:
+    inventory = Path(_inventory(main_lab))
+    group_vars = yaml.safe_load((lab_paths.lab_group_vars / "all.yml").read_text())
+    accounts = group_vars["mail_accounts"]
+    accounts["mailboxes"].append(
+        {"address": "carol@example.test", "password": "{{ mailstack_lab_password }}"}
+    )
+    host_vars = inventory.parent / "host_vars"
+    host_vars.mkdir(exist_ok=True)
+    (host_vars / "mx1.yml").write_text(yaml.safe_dump({"mail_accounts": accounts}))
+    try:
+        check = run_site(lab_paths.project, str(inventory), check=True, diff=True)
+        assert check.success, check.output[-3000:]
+        assert "carol@example.test" in check.output  # the diff of the Postfix tables
+        assert {t.split(":")[0] for t in check.changed_tasks} == {"mx1"}
+        assert any("Render the Dovecot user database" in t for t in check.changed_tasks)
+        assert any("Render Postfix lookup tables" in t for t in check.changed_tasks)
+        applied = run_site(lab_paths.project, str(inventory))
+        assert applied.success, applied.output[-3000:]
+        assert sorted(applied.changed_tasks) == sorted(check.changed_tasks)
+        login = subprocess.run(
+            [
+                str(BIN / "python"),
+                "-c",
+                "import imaplib,ssl,sys; c=ssl.create_default_context(cafile=sys.argv[3]);"
+                "c.check_hostname=False; i=imaplib.IMAP4_SSL('127.0.0.1',int(sys.argv[1]),"
+                "ssl_context=c); print(i.login('carol@example.test',sys.argv[2])[0])",
+                str(
+                    next(h for h in main_lab["state"]["hosts"] if h["name"] == "mx1")["ports"][
+                        "993"
+                    ]
+                ),
+                group_vars["mailstack_lab_password"],
+                str(Path(main_lab["state"]["folder"]) / "pki" / "ca.crt"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert login.stdout.strip() == "OK", login.stderr
+    finally:
+        (host_vars / "mx1.yml").unlink()
+        restored = run_site(lab_paths.project, str(inventory))
+        assert restored.success
+
+
+@pytest.mark.parametrize(
+    ("mailboxes", "aliases", "named"),
+    [
+        (
+            [{"address": "alice-at-example.test", "password": "x"}],
+            [],
+            "mail_accounts.mailboxes[0].address",
+        ),
+        (
+            [],
+            [{"address": "info@nowhere.test", "to": ["alice@example.test"]}],
+            "mail_accounts.aliases[0].address",
+        ),
+        (
+            [{"address": "alice@example.test", "password_hash": "plaintext-secret"}],
+            [],
+            "mail_accounts.mailboxes[0].password_hash",
+        ),
+        ("alice@example.test", [], "mailboxes"),
+    ],
+    ids=["malformed-address", "alias-in-unknown-domain", "plaintext-as-hash", "not-a-list"],
+)
+def test_bad_accounts_fail_before_any_task_runs(
+    converged: PlaybookResult,
+    main_lab: dict[str, Any],
+    lab_paths: Paths,
+    tmp_path: Path,
+    mailboxes: Any,
+    aliases: Any,
+    named: str,
+) -> None:
+    bad = {
+        "mail_accounts": {
+            "domains": [{"name": "example.test"}],
+            "mailboxes": mailboxes,
+            "aliases": aliases,
+        }
+    }
+    extra = tmp_path / "bad.yml"
+    extra.write_text(yaml.safe_dump(bad))
+    result = run_site(lab_paths.project, _inventory(main_lab), extra_vars=[f"@{extra}"])
+    assert not result.success
+    assert named in result.output
+    assert result.changed == 0
+    # nothing of tls, dovecot or postfix ran
+    assert "TASK [tls : Load" not in result.output
+    assert "TASK [dovecot : Load" not in result.output
+    if "plaintext-secret" in json.dumps(bad):
+        assert "plaintext-secret" not in result.output  # the rejected secret is not echoed

@@ -1,0 +1,141 @@
+"""The mail_accounts role's filters: every mistake named by its field; derived tables right."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from passlib.hash import sha512_crypt
+
+PLUGIN = Path(__file__).parents[2] / "roles/mail_accounts/filter_plugins/mail_accounts.py"
+
+
+@pytest.fixture(scope="module")
+def plugin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mail_accounts_filters", PLUGIN)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HASH = "{SHA512-CRYPT}$6$abcdefgh$" + "x" * 86
+
+
+def _accounts(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "domains": [{"name": "example.test"}, {"name": "ca.test", "catch_all": "a@example.test"}],
+        "mailboxes": [
+            {"address": "a@example.test", "password_hash": HASH, "send_as": ["s@example.test"]},
+            {"address": "b@example.test", "password": "from-a-vault"},
+        ],
+        "aliases": [{"address": "s@example.test", "to": ["a@example.test", "x@elsewhere.test"]}],
+    }
+    base.update(changes)
+    return base
+
+
+def test_good_accounts_have_no_errors(plugin: ModuleType) -> None:
+    assert plugin.mail_accounts_errors(_accounts()) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        (
+            {"mailboxes": [{"address": "not-an-address", "password_hash": HASH}]},
+            "mail_accounts.mailboxes[0].address",
+            "not an email address",
+        ),
+        (
+            {"mailboxes": [{"address": "a@other.test", "password_hash": HASH}]},
+            "mail_accounts.mailboxes[0].address",
+            "not a hosted domain",
+        ),
+        (
+            {"aliases": [{"address": "info@unknown.test", "to": ["a@example.test"]}]},
+            "mail_accounts.aliases[0].address",
+            "'unknown.test', which is not a hosted domain",
+        ),
+        (
+            {"mailboxes": [{"address": "a@example.test", "password_hash": "hunter2"}]},
+            "mail_accounts.mailboxes[0].password_hash",
+            "not a strong crypt hash",
+        ),
+        (
+            {"mailboxes": [{"address": "a@example.test", "password_hash": "{MD5-CRYPT}$1$x$y"}]},
+            "mail_accounts.mailboxes[0].password_hash",
+            "not a strong crypt hash",
+        ),
+        (
+            {"mailboxes": [{"address": "a@example.test"}]},
+            "mail_accounts.mailboxes[0]",
+            "exactly one of password_hash and password",
+        ),
+        (
+            {"mailboxes": [{"address": "A@example.test", "password_hash": HASH}]},
+            "mail_accounts.mailboxes[0].address",
+            "lower case",
+        ),
+        (
+            {"mailboxes": [{"address": "a@example.test", "password_hash": HASH, "quota": "lots"}]},
+            "mail_accounts.mailboxes[0].quota",
+            "not a size",
+        ),
+        (
+            {"aliases": [{"address": "a@example.test", "to": ["b@example.test"]}]},
+            "mail_accounts.aliases[0].address",
+            "already mail_accounts.mailboxes[0].address",
+        ),
+        ({"domains": [{"name": "Example..test"}]}, "mail_accounts.domains[0].name", "domain"),
+    ],
+)
+def test_each_mistake_names_its_field(
+    plugin: ModuleType, changes: dict[str, Any], field: str, words: str
+) -> None:
+    errors = plugin.mail_accounts_errors(_accounts(**changes))
+    assert any(e.startswith(f"{field}:") and words in e for e in errors), errors
+
+
+def test_users_hash_vault_passwords_stably_and_keep_given_hashes(plugin: ModuleType) -> None:
+    users = plugin.mail_accounts_users(_accounts(), "1G", "seed")
+    assert users[0] == {
+        "user": "a@example.test",
+        "local": "a",
+        "domain": "example.test",
+        "hash": HASH,
+        "quota": "1G",
+    }
+    hashed = users[1]["hash"]
+    assert hashed.startswith("{SHA512-CRYPT}$6$")
+    assert "from-a-vault" not in hashed
+    again = plugin.mail_accounts_users(_accounts(), "1G", "seed")[1]["hash"]
+    assert again == hashed  # idempotent: same input, same hash
+    other = plugin.mail_accounts_users(_accounts(), "1G", "other-seed")[1]["hash"]
+    assert other != hashed  # but salted per deployment
+    assert sha512_crypt.verify("from-a-vault", hashed.removeprefix("{SHA512-CRYPT}"))
+
+
+def test_bare_crypt_hash_gets_its_scheme(plugin: ModuleType) -> None:
+    boxes = [{"address": "a@example.test", "password_hash": "$6$salt$hash"}]
+    users = plugin.mail_accounts_users(_accounts(mailboxes=boxes), "1G", "s")
+    assert users[0]["hash"] == "{SHA512-CRYPT}$6$salt$hash"
+
+
+def test_postfix_tables_protect_mailboxes_from_the_catch_all(plugin: ModuleType) -> None:
+    tables = plugin.mail_accounts_postfix_tables(_accounts())
+    assert tables["domains"] == [["example.test", "OK"], ["ca.test", "OK"]]
+    assert ["a@example.test", "example.test/a/"] in tables["mailboxes"]
+    aliases = tables["aliases"]
+    # identity rows come before the wildcard so real mailboxes are not swallowed
+    assert aliases.index(["a@example.test", "a@example.test"]) < aliases.index(
+        ["@ca.test", "a@example.test"]
+    )
+    assert ["s@example.test", "a@example.test, x@elsewhere.test"] in aliases
+    senders = dict(map(tuple, tables["senders"]))
+    assert senders["s@example.test"] == "a@example.test"
+    assert senders["b@example.test"] == "b@example.test"
