@@ -38,7 +38,7 @@ _RENDER = (
     "'size_limit': postfix_message_size_limit | default(26214400),"
     "'ca_file': tls_ca_certificate_src | default(''),"
     "'verify': mailstack_verify | default({}),"
-    "'domains': mail_accounts.domains | default([]) | map(attribute='name') | list"
+    "'domains': mail_accounts_domains | default([]) | map(attribute='name') | list"
     "} | to_json }}"
 )
 
@@ -140,7 +140,7 @@ def load_targets(inventory: str, group: str = "mail", limit: str | None = None) 
             "-m",
             "ansible.builtin.debug",
             "-a",
-            "msg={{ mail_accounts.aliases | default([]) | items2dict(key_name='address', "
+            "msg={{ mail_accounts_aliases | default([]) | items2dict(key_name='address', "
             "value_name='to') | to_json }}",
         ]
     )

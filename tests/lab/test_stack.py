@@ -112,13 +112,11 @@ def test_an_account_change_shows_in_check_diff_then_applies(
 ) -> None:
     inventory = Path(_inventory(main_lab))
     group_vars = yaml.safe_load((lab_paths.lab_group_vars / "all.yml").read_text())
-    accounts = group_vars["mail_accounts"]
-    accounts["mailboxes"].append(
-        {"address": "carol@example.test", "password": "{{ mailstack_lab_password }}"}
-    )
+    mailboxes = group_vars["mail_accounts_mailboxes"]
+    mailboxes.append({"address": "carol@example.test", "password": "{{ mailstack_lab_password }}"})
     host_vars = inventory.parent / "host_vars"
     host_vars.mkdir(exist_ok=True)
-    (host_vars / "mx1.yml").write_text(yaml.safe_dump({"mail_accounts": accounts}))
+    (host_vars / "mx1.yml").write_text(yaml.safe_dump({"mail_accounts_mailboxes": mailboxes}))
     try:
         check = run_site(lab_paths.project, str(inventory), check=True, diff=True)
         assert check.success, check.output[-3000:]
@@ -162,19 +160,19 @@ def test_an_account_change_shows_in_check_diff_then_applies(
         (
             [{"address": "alice-at-example.test", "password": "x"}],
             [],
-            "mail_accounts.mailboxes[0].address",
+            "mail_accounts_mailboxes[0].address",
         ),
         (
             [],
             [{"address": "info@nowhere.test", "to": ["alice@example.test"]}],
-            "mail_accounts.aliases[0].address",
+            "mail_accounts_aliases[0].address",
         ),
         (
             [{"address": "alice@example.test", "password_hash": "plaintext-secret"}],
             [],
-            "mail_accounts.mailboxes[0].password_hash",
+            "mail_accounts_mailboxes[0].password_hash",
         ),
-        ("alice@example.test", [], "mailboxes"),
+        ("alice@example.test", [], "mail_accounts_mailboxes"),
     ],
     ids=["malformed-address", "alias-in-unknown-domain", "plaintext-as-hash", "not-a-list"],
 )
@@ -188,11 +186,9 @@ def test_bad_accounts_fail_before_any_task_runs(
     named: str,
 ) -> None:
     bad = {
-        "mail_accounts": {
-            "domains": [{"name": "example.test"}],
-            "mailboxes": mailboxes,
-            "aliases": aliases,
-        }
+        "mail_accounts_domains": [{"name": "example.test"}],
+        "mail_accounts_mailboxes": mailboxes,
+        "mail_accounts_aliases": aliases,
     }
     extra = tmp_path / "bad.yml"
     extra.write_text(yaml.safe_dump(bad))

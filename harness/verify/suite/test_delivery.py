@@ -81,7 +81,7 @@ def test_inbound_to_mailbox(target: Target, accounts: Accounts) -> None:
 
 def test_inbound_to_alias_reaches_every_target(target: Target, accounts: Accounts) -> None:
     if not accounts.alias or not accounts.alias_targets:
-        pytest.skip("set mailstack_verify.alias to an alias of mail_accounts")
+        pytest.skip("set mailstack_verify.alias to an alias of mail_accounts_aliases")
     msg = _inbound(target, accounts.alias)
     passwords = {
         accounts.mailbox: accounts.password,

@@ -35,21 +35,26 @@ def _domain_of(address: str) -> str:
     return address.rsplit("@", 1)[-1]
 
 
-def mail_accounts_errors(accounts: dict[str, Any]) -> list[str]:
-    """Every problem in ``accounts``, each naming its field (mail_accounts.mailboxes[2].address)."""
+def _as_dict(domains: Any, mailboxes: Any, aliases: Any) -> dict[str, list[Any]]:
+    return {"domains": domains or [], "mailboxes": mailboxes or [], "aliases": aliases or []}
+
+
+def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = None) -> list[str]:
+    """Every problem in the accounts, each naming its variable and field
+    (``mail_accounts_mailboxes[2].address``)."""
+    accounts = _as_dict(domains, mailboxes, aliases)
     errors: list[str] = []
-    root = "mail_accounts"
-    domains = [d.get("name") for d in accounts.get("domains") or []]
+    names = [d.get("name") for d in accounts["domains"]]
     hosted = set()
-    for i, name in enumerate(domains):
-        where = f"{root}.domains[{i}].name"
+    for i, name in enumerate(names):
+        where = f"mail_accounts_domains[{i}].name"
         if not isinstance(name, str) or not DOMAIN.match(name):
             errors.append(f"{where}: {name!r} is not a lower-case domain name")
         elif name in hosted:
             errors.append(f"{where}: {name!r} is listed twice")
         hosted.add(name)
     if not hosted:
-        errors.append(f"{root}.domains: empty; name at least one hosted domain")
+        errors.append("mail_accounts_domains: empty; name at least one hosted domain")
 
     def check_hosted(address: Any, where: str) -> bool:
         problem = _address_error(address, where)
@@ -64,15 +69,15 @@ def mail_accounts_errors(accounts: dict[str, Any]) -> list[str]:
             return False
         return True
 
-    for i, dom in enumerate(accounts.get("domains") or []):
+    for i, dom in enumerate(accounts["domains"]):
         if dom.get("catch_all"):
-            problem = _address_error(dom["catch_all"], f"{root}.domains[{i}].catch_all")
+            problem = _address_error(dom["catch_all"], f"mail_accounts_domains[{i}].catch_all")
             if problem:
                 errors.append(problem)
 
     seen: dict[str, str] = {}
-    for i, box in enumerate(accounts.get("mailboxes") or []):
-        where = f"{root}.mailboxes[{i}]"
+    for i, box in enumerate(accounts["mailboxes"]):
+        where = f"mail_accounts_mailboxes[{i}]"
         address = box.get("address")
         if check_hosted(address, f"{where}.address"):
             if address in seen:
@@ -93,8 +98,8 @@ def mail_accounts_errors(accounts: dict[str, Any]) -> list[str]:
         for j, extra in enumerate(box.get("send_as") or []):
             check_hosted(extra, f"{where}.send_as[{j}]")
 
-    for i, alias in enumerate(accounts.get("aliases") or []):
-        where = f"{root}.aliases[{i}]"
+    for i, alias in enumerate(accounts["aliases"]):
+        where = f"mail_accounts_aliases[{i}]"
         address = alias.get("address")
         if check_hosted(address, f"{where}.address"):
             if address in seen:
@@ -127,12 +132,10 @@ def _hash_password(password: str, address: str, seed: str) -> str:
     return "{SHA512-CRYPT}" + sha512_crypt.using(salt=salt, rounds=5000).hash(password)
 
 
-def mail_accounts_users(
-    accounts: dict[str, Any], default_quota: str, seed: str
-) -> list[dict[str, str]]:
+def mail_accounts_users(mailboxes: Any, default_quota: str, seed: str) -> list[dict[str, str]]:
     """Mailboxes as {user, domain, local, hash, quota}, hashes with a {SCHEME} prefix."""
     users = []
-    for box in accounts.get("mailboxes") or []:
+    for box in mailboxes or []:
         address = box["address"]
         if box.get("password_hash"):
             crypt = _scheme_prefixed(box["password_hash"])
@@ -146,23 +149,26 @@ def mail_accounts_users(
     return users
 
 
-def mail_accounts_postfix_tables(accounts: dict[str, Any]) -> dict[str, list[list[str]]]:
+def mail_accounts_postfix_tables(
+    domains: Any, mailboxes: Any = None, aliases: Any = None
+) -> dict[str, list[list[str]]]:
     """Postfix lookup tables as [key, value] rows: domains, mailboxes, aliases, sender logins."""
-    boxes = [b["address"] for b in accounts.get("mailboxes") or []]
+    accounts = _as_dict(domains, mailboxes, aliases)
+    boxes = [b["address"] for b in accounts["mailboxes"]]
     aliases: list[list[str]] = []
     # A catch-all is a wildcard in virtual_alias_maps, which is read before mailboxes; every
     # mailbox maps to itself first so the wildcard takes only unknown local parts.
-    catch_alls = [d for d in accounts.get("domains") or [] if d.get("catch_all")]
+    catch_alls = [d for d in accounts["domains"] if d.get("catch_all")]
     if catch_alls:
         aliases += [[b, b] for b in boxes]
-    aliases += [[a["address"], ", ".join(a["to"])] for a in accounts.get("aliases") or []]
+    aliases += [[a["address"], ", ".join(a["to"])] for a in accounts["aliases"]]
     aliases += [["@" + d["name"], d["catch_all"]] for d in catch_alls]
     owners: dict[str, list[str]] = {}
-    for box in accounts.get("mailboxes") or []:
+    for box in accounts["mailboxes"]:
         for sender in [box["address"], *(box.get("send_as") or [])]:
             owners.setdefault(sender, []).append(box["address"])
     return {
-        "domains": [[d["name"], "OK"] for d in accounts.get("domains") or []],
+        "domains": [[d["name"], "OK"] for d in accounts["domains"]],
         "mailboxes": [[b, f"{_domain_of(b)}/{b.split('@')[0]}/"] for b in boxes],
         "aliases": aliases,
         "senders": [[s, ", ".join(logins)] for s, logins in owners.items()],
