@@ -24,6 +24,7 @@ from harness.lab.packages import role_packages
 from harness.lab.state import LabState
 from harness.lab.topology import Topology, default_topology, load_topology
 from harness.provision import PlaybookResult, run_site
+from harness.roledocs import stale_role_readmes, write_role_readmes
 from harness.ui import console, err_console, step
 from harness.verify.runner import print_report, run_verify, write_json
 
@@ -224,6 +225,22 @@ def ssh(name: str, host: str, command: tuple[str, ...]) -> None:
     ]
     sys.stdout.flush()
     os.execvp("ssh", args)  # noqa: S606 -- become the ssh client, as `ssh` itself would
+
+
+@cli.command("roles-doc")
+@click.option("--check", is_flag=True, help="Only report READMEs that are out of date.")
+def roles_doc(check: bool) -> None:
+    """Regenerate roles/*/README.md from each role's meta/argument_specs.yml."""
+    roles_dir = paths().roles
+    if check:
+        stale = stale_role_readmes(roles_dir)
+        if stale:
+            raise MailstackError(
+                f"out of date: {', '.join(map(str, stale))}", hint="run mailstack roles-doc"
+            )
+        return
+    for path in write_role_readmes(roles_dir):
+        console.print(f"wrote {path}")
 
 
 def _inventory_of(lab_name: str, inventory: str | None) -> str:

@@ -61,6 +61,7 @@ def run_site(
     diff: bool = False,
     tags: str | None = None,
     extra_vars: list[str] | None = None,
+    limit: str | None = None,
 ) -> PlaybookResult:
     """Run ``playbooks/site.yml`` on ``inventory`` from the project folder (its ansible.cfg)."""
     playbook = project / "playbooks" / "site.yml"
@@ -74,6 +75,8 @@ def run_site(
         cmd.append("--diff")
     if tags:
         cmd += ["--tags", tags]
+    if limit:
+        cmd += ["--limit", limit]
     for item in extra_vars or []:
         cmd += ["-e", item]
     started = time.monotonic()

@@ -4,16 +4,19 @@ code, and the verify suite passing on both."""
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from docker import DockerClient
 
 from harness.config import Paths
 from harness.provision import PlaybookResult, run_site
-from tests.lab.conftest import BIN
+from tests.lab.conftest import BIN, MAIN_LAB
 
 ROLE_TAGS = ("role::mail_accounts", "role::tls", "role::dovecot", "role::postfix")
 
@@ -201,3 +204,63 @@ def test_bad_accounts_fail_before_any_task_runs(
     assert "TASK [dovecot : Load" not in result.output
     if "plaintext-secret" in json.dumps(bad):
         assert "plaintext-secret" not in result.output  # the rejected secret is not echoed
+
+
+def test_relayhost_with_sasl_sends_through_the_smarthost(
+    converged: PlaybookResult, main_lab: dict[str, Any], lab_paths: Paths, engine: DockerClient
+) -> None:
+    """mx1 sends outbound mail through mx2 (the "ISP"), authenticating with SASL over TLS."""
+    inventory = _inventory(main_lab)
+    password = yaml.safe_load((lab_paths.lab_group_vars / "all.yml").read_text())[
+        "mailstack_lab_password"
+    ]
+    relay = [
+        "postfix_relayhost=[mx2.example.test]:587",
+        "postfix_relayhost_username=bob@example.test",
+        f"postfix_relayhost_password={password}",
+    ]
+    mx1 = f"mailstack-{MAIN_LAB}-mx1"
+    mx2 = f"mailstack-{MAIN_LAB}-mx2"
+    try:
+        applied = run_site(lab_paths.project, inventory, extra_vars=relay, limit="mx1")
+        assert applied.success, applied.output[-3000:]
+        token = secrets.token_hex(6)
+        rcpt = f"someone-{token}@elsewhere.test"
+        sent = engine.containers.get(mx1).exec_run(
+            [
+                "sh",
+                "-c",
+                f"printf 'Subject: {token}\\n\\nvia relayhost\\n' | "
+                f"sendmail -f bob@example.test {rcpt}",
+            ]
+        )
+        assert sent.exit_code == 0, sent.output
+        deadline = time.monotonic() + 60
+        log = ""
+        while time.monotonic() < deadline:
+            log = (
+                engine.containers.get(mx2)
+                .exec_run(
+                    ["journalctl", "-u", "postfix@-", "--no-pager", "-o", "cat", "--since", "-5min"]
+                )
+                .output.decode(errors="replace")
+            )
+            if f"to=<{rcpt}>" in log:
+                break
+            time.sleep(1)
+        assert "sasl_username=bob@example.test" in log
+        assert f"to=<{rcpt}>" in log  # mx2 took the message for onward delivery
+        sender_log = (
+            engine.containers.get(mx1)
+            .exec_run(
+                ["journalctl", "-u", "postfix@-", "--no-pager", "-o", "cat", "--since", "-5min"]
+            )
+            .output.decode(errors="replace")
+        )
+        assert f"to=<{rcpt}>, relay=mx2.example.test" in sender_log
+        assert "Trusted TLS connection established to mx2.example.test" in sender_log or (
+            "TLS connection established to mx2.example.test" in sender_log
+        )
+    finally:
+        restored = run_site(lab_paths.project, inventory, limit="mx1")
+        assert restored.success
