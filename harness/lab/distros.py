@@ -13,10 +13,6 @@ class Distro:
     codename: str
     version: str
 
-    @property
-    def ansible_major_version(self) -> str:
-        return self.version
-
 
 DISTROS: dict[str, Distro] = {
     d.name: d

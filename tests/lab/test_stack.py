@@ -206,6 +206,12 @@ def test_bad_accounts_fail_before_any_task_runs(
         assert "plaintext-secret" not in result.output  # the rejected secret is not echoed
 
 
+def _mail_log(engine: DockerClient, container: str) -> str:
+    """The last minutes of the mail log (syslog facility mail) inside a lab container."""
+    command = ["journalctl", "SYSLOG_FACILITY=2", "--no-pager", "-o", "cat", "--since", "-5min"]
+    return str(engine.containers.get(container).exec_run(command).output.decode(errors="replace"))
+
+
 def test_relayhost_with_sasl_sends_through_the_smarthost(
     converged: PlaybookResult, main_lab: dict[str, Any], lab_paths: Paths, engine: DockerClient
 ) -> None:
@@ -238,25 +244,13 @@ def test_relayhost_with_sasl_sends_through_the_smarthost(
         deadline = time.monotonic() + 60
         log = ""
         while time.monotonic() < deadline:
-            log = (
-                engine.containers.get(mx2)
-                .exec_run(
-                    ["journalctl", "-u", "postfix@-", "--no-pager", "-o", "cat", "--since", "-5min"]
-                )
-                .output.decode(errors="replace")
-            )
+            log = _mail_log(engine, mx2)
             if f"to=<{rcpt}>" in log:
                 break
             time.sleep(1)
         assert "sasl_username=bob@example.test" in log
         assert f"to=<{rcpt}>" in log  # mx2 took the message for onward delivery
-        sender_log = (
-            engine.containers.get(mx1)
-            .exec_run(
-                ["journalctl", "-u", "postfix@-", "--no-pager", "-o", "cat", "--since", "-5min"]
-            )
-            .output.decode(errors="replace")
-        )
+        sender_log = _mail_log(engine, mx1)
         assert f"to=<{rcpt}>, relay=mx2.example.test" in sender_log
         assert "Trusted TLS connection established to mx2.example.test" in sender_log or (
             "TLS connection established to mx2.example.test" in sender_log

@@ -76,13 +76,17 @@ def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = Non
                 errors.append(problem)
 
     seen: dict[str, str] = {}
+
+    def claim(address: Any, where: str) -> None:
+        """A hosted address may be a mailbox or an alias, once."""
+        if check_hosted(address, where):
+            if address in seen:
+                errors.append(f"{where}: {address!r} is already {seen[address]}")
+            seen[address] = where
+
     for i, box in enumerate(accounts["mailboxes"]):
         where = f"mail_accounts_mailboxes[{i}]"
-        address = box.get("address")
-        if check_hosted(address, f"{where}.address"):
-            if address in seen:
-                errors.append(f"{where}.address: {address!r} is already {seen[address]}")
-            seen[address] = f"{where}.address"
+        claim(box.get("address"), f"{where}.address")
         has_hash, has_plain = bool(box.get("password_hash")), bool(box.get("password"))
         if has_hash == has_plain:
             errors.append(f"{where}: set exactly one of password_hash and password")
@@ -100,11 +104,7 @@ def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = Non
 
     for i, alias in enumerate(accounts["aliases"]):
         where = f"mail_accounts_aliases[{i}]"
-        address = alias.get("address")
-        if check_hosted(address, f"{where}.address"):
-            if address in seen:
-                errors.append(f"{where}.address: {address!r} is already {seen[address]}")
-            seen[address] = f"{where}.address"
+        claim(alias.get("address"), f"{where}.address")
         targets = alias.get("to") or []
         if not targets:
             errors.append(f"{where}.to: empty; name at least one address")
