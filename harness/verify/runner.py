@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -141,11 +142,11 @@ def print_report(report: VerifyReport) -> None:
     style = {"passed": "green", "failed": "red", "skipped": "yellow"}
     for r in sorted(report.results, key=lambda r: (r.host, r.check)):
         table.add_row(
-            r.check,
-            r.host,
+            escape(r.check),
+            escape(r.host),
             f"[{style.get(r.outcome, '')}]{r.outcome}[/]",
             f"{r.seconds:.2f}",
-            r.message[:120],
+            escape(r.message[:120]),
         )
     console.print(table)
     console.print(
