@@ -13,15 +13,15 @@ from docker import DockerClient
 from rich.table import Table
 
 from harness import __version__
+from harness.bench.cli import bench, report
 from harness.config import paths
 from harness.errors import MailstackError
 from harness.lab.distros import DISTROS, get_distro
 from harness.lab.engine import cgroup_version, ensure_engine
 from harness.lab.images import ImageBuilder
+from harness.lab.inventory import resolve_inventory
 from harness.lab.lab import Lab
-from harness.lab.names import validate_lab_name
 from harness.lab.packages import role_packages
-from harness.lab.state import LabState
 from harness.lab.topology import Topology, default_topology, load_topology
 from harness.provision import PlaybookResult, run_site
 from harness.roledocs import stale_role_readmes, write_role_readmes
@@ -243,19 +243,6 @@ def roles_doc(check: bool) -> None:
         console.print(f"wrote {path}")
 
 
-def _inventory_of(lab_name: str, inventory: str | None) -> str:
-    """The inventory to act on: the one given, else the lab's generated one."""
-    if inventory:
-        return inventory
-    state = LabState.load(paths().lab(validate_lab_name(lab_name)))
-    if state is None:
-        raise MailstackError(
-            f"lab {lab_name!r} is not up and no inventory was given",
-            hint=f"mailstack lab up --name {lab_name}, or pass -i INVENTORY",
-        )
-    return str(state.inventory)
-
-
 _inventory_option = click.option(
     "-i", "--inventory", help="Ansible inventory (default: the lab's generated one)."
 )
@@ -292,7 +279,7 @@ def converge(
     inventory: str | None, lab_name: str, check: bool, diff: bool, tags: str | None, as_json: bool
 ) -> None:
     """Apply playbooks/site.yml to an inventory (the lab's by default)."""
-    result = _converge(_inventory_of(lab_name, inventory), check=check, diff=diff, tags=tags)
+    result = _converge(resolve_inventory(lab_name, inventory), check=check, diff=diff, tags=tags)
     if as_json:
         data = {k: v for k, v in result.__dict__.items() if k != "output"}
         _print_json(data)
@@ -320,7 +307,7 @@ def verify(
 ) -> None:
     """Check delivery and security of the mail hosts in an inventory."""
     report = run_verify(
-        _inventory_of(lab_name, inventory), limit=limit, junit_xml=junit_xml, select=select
+        resolve_inventory(lab_name, inventory), limit=limit, junit_xml=junit_xml, select=select
     )
     print_report(report)
     if json_path:
@@ -375,6 +362,10 @@ def demo(keep: bool, name: str) -> None:
             the_lab.down()
     if not checked.ok or again.changed:
         raise click.exceptions.Exit(1)
+
+
+cli.add_command(bench)
+cli.add_command(report)
 
 
 def main() -> None:

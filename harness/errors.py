@@ -7,6 +7,7 @@ mend it; the CLI prints it as one line and exits non-zero, never with a tracebac
 from __future__ import annotations
 
 __all__ = [
+    "BenchError",
     "BuildError",
     "EngineUnavailableError",
     "LabError",
@@ -72,3 +73,9 @@ class VerifyError(MailstackError, RuntimeError):
     """The verify suite could not run (as opposed to a check that failed)."""
 
     exit_code = 6
+
+
+class BenchError(MailstackError, ValueError):
+    """A bench run was asked for something it cannot do; the message names the option."""
+
+    exit_code = 2

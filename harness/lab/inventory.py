@@ -11,10 +11,13 @@ from typing import Any
 
 import yaml
 
+from harness.config import paths
+from harness.errors import MailstackError
+from harness.lab.names import validate_lab_name
 from harness.lab.sshkeys import known_hosts_line
 from harness.lab.state import LabState
 
-__all__ = ["inventory_data", "write_inventory", "write_known_hosts"]
+__all__ = ["inventory_data", "resolve_inventory", "write_inventory", "write_known_hosts"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -82,3 +85,16 @@ def write_known_hosts(state: LabState) -> Path:
     lines = [known_hosts_line(LOOPBACK, h.ssh_port, h.host_key) for h in state.hosts]
     state.known_hosts.write_text("\n".join(lines) + "\n")
     return state.known_hosts
+
+
+def resolve_inventory(lab_name: str, inventory: str | None) -> str:
+    """The inventory to act on: the one given, else the lab's generated one."""
+    if inventory:
+        return inventory
+    state = LabState.load(paths().lab(validate_lab_name(lab_name)))
+    if state is None:
+        raise MailstackError(
+            f"lab {lab_name!r} is not up and no inventory was given",
+            hint=f"mailstack lab up --name {lab_name}, or pass -i INVENTORY",
+        )
+    return str(state.inventory)

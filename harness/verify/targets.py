@@ -34,6 +34,7 @@ _RENDER = (
     "'ansible_host': ansible_host | default(inventory_hostname),"
     "'lab_ports': mailstack_lab_ports | default({}),"
     "'lab_fqdn': mailstack_lab_fqdn | default(''),"
+    "'lab_ip': mailstack_lab_ip | default(''),"
     "'postfix_hostname': postfix_hostname | default(''),"
     "'size_limit': postfix_message_size_limit | default(26214400),"
     "'ca_file': tls_ca_certificate_src | default(''),"
@@ -72,6 +73,8 @@ class Target:
     domains: tuple[str, ...]
     accounts: Accounts = field(default_factory=Accounts)
     ipv6_address: str = ""
+    #: the container's own address on the lab bridge (lab hosts only)
+    lab_ip: str = ""
 
     def port(self, service: str) -> int:
         return self.ports[service]
@@ -176,6 +179,7 @@ def load_targets(inventory: str, group: str = "mail", limit: str | None = None) 
                 domains=tuple(data["domains"]),
                 accounts=_accounts(data["verify"] or {}, alias_maps.get(name, {})),
                 ipv6_address=ipv6,
+                lab_ip=str(data["lab_ip"]),
             )
         )
     if not targets:

@@ -1,0 +1,1 @@
+"""`mailstack bench`: bulk-send throughput, latency and delivery, before a campaign."""

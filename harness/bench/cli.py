@@ -1,0 +1,190 @@
+"""`mailstack bench ...` and `mailstack report`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import testinfra
+from rich.table import Table
+
+from harness.bench.baseline import PostfixTools
+from harness.bench.compare import compare, parse_percent
+from harness.bench.report import write_report
+from harness.bench.result import load_result, save_result
+from harness.bench.scenario import run_scenario
+from harness.bench.spec import BenchSpec, SizeDistribution, TargetURL, parse_target
+from harness.config import paths
+from harness.errors import BenchError
+from harness.lab.inventory import resolve_inventory
+from harness.ui import console
+from harness.verify.targets import STANDARD_PORTS, Target, load_targets
+
+__all__ = ["bench", "report"]
+
+
+def lab_target(inventory: str, host: str, service: str) -> tuple[TargetURL, Target]:
+    """The URL of ``service`` on ``host`` of an inventory, with its test account for AUTH.
+
+    A lab host is loaded on its bridge address, not through the 127.0.0.1 port Docker
+    publishes: the userland proxy behind published ports would cost the generator and the
+    server CPU that a real client and server do not spend.
+    """
+    found = [t for t in load_targets(inventory) if t.name == host]
+    if not found:
+        raise BenchError(f"no host {host!r} in {inventory}")
+    target = found[0]
+    scheme = {"smtp": "smtp", "submission": "submission", "submissions": "smtps"}[service]
+    acc = target.accounts
+    return (
+        TargetURL(
+            scheme=scheme,
+            host=target.lab_ip or target.address,
+            port=STANDARD_PORTS[service] if target.lab_ip else target.port(service),
+            starttls=service == "submission",
+            implicit_tls=service == "submissions",
+            user=acc.mailbox if service != "smtp" else "",
+            password=acc.password if service != "smtp" else "",
+            tls_name=target.tls_name,
+            ca_file=target.ca_file,
+        ),
+        target,
+    )
+
+
+@click.group()
+def bench() -> None:
+    """Bulk-send throughput, latency and delivery."""
+
+
+@bench.command("run")
+@click.argument("url", required=False)
+@click.option("-i", "--inventory", help="Inventory of the mail host (for --host, delivery).")
+@click.option("--lab", "lab_name", help="Use this lab's generated inventory.")
+@click.option("--host", help="Mail host of the inventory to load (default: the first).")
+@click.option(
+    "--service",
+    type=click.Choice(["smtp", "submission", "submissions"]),
+    default="smtp",
+    show_default=True,
+    help="Port to load, with --host.",
+)
+@click.option("--to", "recipients", multiple=True, help="Recipient (repeatable).")
+@click.option("--from", "sender", default="bench@client.test", show_default=True)
+@click.option("-n", "--messages", default=1000, show_default=True, help="Messages in all.")
+@click.option("-c", "--sessions", default=4, show_default=True, help="Concurrent connections.")
+@click.option("--rate", type=float, help="Open loop: arrivals per second (default: closed loop).")
+@click.option(
+    "--size", default="2k", show_default=True, help="Size or weighted sizes: 1k:70,10k:30"
+)
+@click.option("--rcpts", default=1, show_default=True, help="Recipients per message.")
+@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--engine",
+    type=click.Choice(["pipelined", "aiosmtplib"]),
+    default="pipelined",
+    show_default=True,
+)
+@click.option("--no-pipelining", is_flag=True, help="Never pipeline, even when offered.")
+@click.option("--baseline", type=click.Choice(["smtp-source"]), help="Also run smtp-source.")
+@click.option("--no-delivery", is_flag=True, help="Skip queue and Maildir tracking.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the JSON result here.")
+def run_cmd(
+    url: str | None,
+    inventory: str | None,
+    lab_name: str | None,
+    host: str | None,
+    service: str,
+    recipients: tuple[str, ...],
+    sender: str,
+    messages: int,
+    sessions: int,
+    rate: float | None,
+    size: str,
+    rcpts: int,
+    workers: int,
+    engine: str,
+    no_pipelining: bool,
+    baseline: str | None,
+    no_delivery: bool,
+    out: Path | None,
+) -> None:
+    """Load URL (smtp://, smtps://, submission://) or a host of an inventory / lab."""
+    tracked = None
+    if url:
+        target = parse_target(url)
+    else:
+        inv = resolve_inventory(lab_name or "default", inventory)
+        hosts = [t.name for t in load_targets(inv)]
+        target, found = lab_target(inv, host or hosts[0], service)
+        recipients = recipients or (found.accounts.mailbox,)
+        if not no_delivery:
+            tracked = testinfra.get_host(f"ansible://{found.name}?ansible_inventory={inv}")
+    spec = BenchSpec(
+        target=target,
+        sender=sender,
+        recipients=tuple(recipients),
+        messages=messages,
+        sessions=sessions,
+        rate=rate,
+        sizes=SizeDistribution.parse(size),
+        recipients_per_message=rcpts,
+        workers=workers,
+        pipelining=not no_pipelining,
+    )
+    tools = PostfixTools(paths().state / "tools") if baseline else None
+    data = run_scenario("run", spec, engine=engine, host=tracked, baseline=tools)
+    _print_run(data)
+    if out:
+        save_result(data, out)
+        console.print(f"result: {out}")
+    if not data["outcomes"]["balanced"]:
+        raise click.exceptions.Exit(1)
+
+
+def _print_run(data: dict[str, object]) -> None:
+    console.print_json(
+        json.dumps(
+            {
+                k: v
+                for k, v in data.items()
+                if k not in ("latency_cdf_ms", "timeline", "environment")
+            },
+            default=str,
+        )
+    )
+
+
+@bench.command("compare")
+@click.argument("base", type=click.Path(path_type=Path, exists=True))
+@click.argument("new", type=click.Path(path_type=Path, exists=True))
+@click.option("--max-regression", default="10%", show_default=True)
+def compare_cmd(base: Path, new: Path, max_regression: str) -> None:
+    """Exit non-zero when NEW is worse than BASE by more than --max-regression."""
+    rows = compare(load_result(base), load_result(new), parse_percent(max_regression))
+    table = Table(title=f"{base} -> {new}")
+    for col in ("run", "metric", "base", "new", "change", "verdict"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.run,
+            r.metric,
+            f"{r.base:,.2f}",
+            f"{r.new:,.2f}",
+            f"{r.change:+.1%}",
+            "[red]REGRESSED[/]" if r.regressed else "ok",
+        )
+    console.print(table)
+    if any(r.regressed for r in rows):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("result", type=click.Path(path_type=Path, exists=True))
+@click.option("--out-dir", type=click.Path(path_type=Path), help="Default: beside RESULT.")
+def report(result: Path, out_dir: Path | None) -> None:
+    """Write a Markdown summary and an HTML page with plots for a bench RESULT.json."""
+    written = write_report(load_result(result), out_dir or result.parent, result.stem)
+    for kind, path in written.items():
+        console.print(f"{kind}: {path}")

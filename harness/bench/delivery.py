@@ -1,0 +1,132 @@
+"""What happened after the 250: queue depth sampled during the run, and delivery into Maildir
+joined to the sent messages by token (time-to-mailbox, integrity)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from testinfra.host import Host
+
+__all__ = ["DeliveryReport", "QueueSampler", "scan_maildirs", "wait_for_drain"]
+
+# Runs on the mail host: every Maildir file written since START, with its token and send time.
+_SCAN = r"""
+import glob, json, os, sys
+start, root = float(sys.argv[1]), sys.argv[2]
+for path in glob.iglob(os.path.join(root, "*", "*", "Maildir", "**", "*"), recursive=True):
+    if "/new/" not in path and "/cur/" not in path:
+        continue
+    try:
+        st = os.stat(path)
+        if st.st_mtime < start:
+            continue
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        continue
+    token = sent = None
+    for line in head.split(b"\n"):
+        if line.startswith(b"X-Mailstack-Token: "):
+            token = line[19:].strip().decode()
+        elif line.startswith(b"X-Mailstack-Sent: "):
+            sent = float(line[18:].strip())
+        elif not line.strip():
+            break
+    if token:
+        print(json.dumps([token, sent, st.st_mtime]))
+"""
+
+
+def _queue_depth(host: Host) -> int:
+    out = host.run("postqueue -j 2>/dev/null | wc -l")
+    return int(out.stdout.strip() or 0) if out.rc == 0 else -1
+
+
+class QueueSampler:
+    """Samples the Postfix queue depth about once a second in a background thread."""
+
+    def __init__(self, host: Host, started: float) -> None:
+        self.host = host
+        self.started = started
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            depth = _queue_depth(self.host)
+            self.samples.append((round(time.time() - self.started, 2), depth))
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> QueueSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def wait_for_drain(host: Host, timeout: float = 120.0) -> float | None:
+    """Seconds until the queue is empty (None when it is not within ``timeout``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if _queue_depth(host) == 0:
+            return time.monotonic() - started
+        time.sleep(0.25)
+    return None
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    missing: list[str] = field(default_factory=list)
+    #: time-to-mailbox in seconds, one per delivered token (first copy)
+    ttm: list[float] = field(default_factory=list)
+    first_delivery: float | None = None
+    last_delivery: float | None = None
+
+    def to_json(self, accepted: int) -> dict[str, Any]:
+        span = (
+            self.last_delivery - self.first_delivery
+            if self.first_delivery is not None and self.last_delivery is not None
+            else 0.0
+        )
+        return {
+            "accepted": accepted,
+            "delivered": self.delivered,
+            "missing": len(self.missing),
+            "missing_tokens": self.missing[:100],
+            "intact": not self.missing,
+            "delivered_rate": self.delivered / span if span > 0 else None,
+        }
+
+
+def scan_maildirs(
+    host: Host, accepted: dict[str, float], since: float, root: str = "/var/mail/vhosts"
+) -> DeliveryReport:
+    """Join the accepted tokens to what arrived in the Maildirs under ``root``."""
+    out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {root}")
+    seen: dict[str, tuple[float, float]] = {}
+    for line in out.stdout.splitlines():
+        try:
+            token, sent, delivered = json.loads(line)
+        except (ValueError, TypeError):
+            continue
+        if token in accepted and (token not in seen or delivered < seen[token][1]):
+            seen[token] = (float(sent or accepted[token]), float(delivered))
+    report = DeliveryReport(delivered=len(seen))
+    report.missing = sorted(set(accepted) - set(seen))
+    report.ttm = [max(0.0, d - s) for s, d in seen.values()]
+    if seen:
+        report.first_delivery = min(d for _, d in seen.values())
+        report.last_delivery = max(d for _, d in seen.values())
+    return report
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"

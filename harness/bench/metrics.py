@@ -1,0 +1,138 @@
+"""What a bench run counts: outcome buckets that always add up, HDR latency histograms per phase,
+and a per-second timeline. Everything merges, so worker processes can be summed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+__all__ = ["PERCENTILES", "PHASES", "Metrics", "Outcome"]
+
+#: Latency phases, in the order a session meets them.
+PHASES = ("connect", "banner", "ehlo", "starttls", "auth", "envelope", "data", "message")
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+# Microseconds, 1 us .. 10 min, 3 significant digits.
+_LOWEST, _HIGHEST, _DIGITS = 1, 600_000_000, 3
+
+
+class Outcome:
+    """The one bucket each attempted message ends in."""
+
+    ACCEPTED = "accepted"
+    TEMP_FAILED = "temp_failed"
+    REJECTED = "rejected"
+    CONNECTION_ERROR = "connection_error"
+    TIMEOUT = "timeout"
+    ALL = (ACCEPTED, TEMP_FAILED, REJECTED, CONNECTION_ERROR, TIMEOUT)
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(_LOWEST, _HIGHEST, _DIGITS)
+
+
+@dataclass
+class Metrics:
+    """Counts and latencies of one run (or one worker's share of it)."""
+
+    attempted: int = 0
+    buckets: Counter[str] = field(default_factory=Counter)
+    #: "4xx"/"5xx" buckets by exact reply code, e.g. {"rejected": {"554": 3}}
+    codes: dict[str, Counter[str]] = field(default_factory=dict)
+    histograms: dict[str, HdrHistogram] = field(default_factory=dict)
+    #: whole seconds since the run started -> messages accepted in that second
+    timeline: Counter[int] = field(default_factory=Counter)
+    #: token -> send time (epoch seconds) of every accepted message
+    accepted_tokens: dict[str, float] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def record_latency(self, phase: str, seconds: float) -> None:
+        hist = self.histograms.get(phase)
+        if hist is None:
+            hist = self.histograms[phase] = _histogram()
+        hist.record_value(max(_LOWEST, min(_HIGHEST, round(seconds * 1e6))))
+
+    def record_outcome(
+        self,
+        bucket: str,
+        *,
+        code: int | None = None,
+        second: int | None = None,
+        token: str | None = None,
+        sent_at: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        if bucket not in Outcome.ALL:
+            raise ValueError(f"unknown outcome {bucket!r}")
+        self.attempted += 1
+        self.buckets[bucket] += 1
+        if code is not None and bucket in (Outcome.TEMP_FAILED, Outcome.REJECTED):
+            self.codes.setdefault(bucket, Counter())[str(code)] += 1
+        if bucket == Outcome.ACCEPTED:
+            if second is not None:
+                self.timeline[second] += 1
+            if token is not None and sent_at is not None:
+                self.accepted_tokens[token] = sent_at
+        if error:
+            self.errors[error[:120]] += 1
+
+    def merge(self, other: Metrics) -> None:
+        self.attempted += other.attempted
+        self.buckets.update(other.buckets)
+        for bucket, codes in other.codes.items():
+            self.codes.setdefault(bucket, Counter()).update(codes)
+        for phase, hist in other.histograms.items():
+            mine = self.histograms.get(phase)
+            if mine is None:
+                mine = self.histograms[phase] = _histogram()
+            mine.add(hist)
+        self.timeline.update(other.timeline)
+        self.accepted_tokens.update(other.accepted_tokens)
+        self.errors.update(other.errors)
+
+    @property
+    def balanced(self) -> bool:
+        """Every attempted message is in exactly one bucket."""
+        return sum(self.buckets.values()) == self.attempted
+
+    def summary(self, phase: str) -> dict[str, float]:
+        """Percentiles of ``phase`` in milliseconds (empty when never measured)."""
+        hist = self.histograms.get(phase)
+        if hist is None or hist.get_total_count() == 0:
+            return {}
+        out = {f"p{p:g}": hist.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+        out["max"] = hist.get_max_value() / 1000
+        out["count"] = hist.get_total_count()
+        return out
+
+    # -- transport between worker processes and into result JSON ----------------------------
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "attempted": self.attempted,
+            "buckets": dict(self.buckets),
+            "codes": {b: dict(c) for b, c in self.codes.items()},
+            # HdrHistogram's own compressed, base64 text form
+            "histograms": {p: h.encode().decode() for p, h in self.histograms.items()},
+            "timeline": {str(k): v for k, v in self.timeline.items()},
+            "accepted_tokens": self.accepted_tokens,
+            "errors": dict(self.errors),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Metrics:
+        metrics = cls(
+            attempted=int(data["attempted"]),
+            buckets=Counter(data["buckets"]),
+            codes={b: Counter(c) for b, c in data["codes"].items()},
+            timeline=Counter({int(k): int(v) for k, v in data["timeline"].items()}),
+            accepted_tokens=dict(data["accepted_tokens"]),
+            errors=Counter(data["errors"]),
+        )
+        for phase, encoded in data["histograms"].items():
+            hist = _histogram()
+            hist.decode_and_add(encoded.encode())
+            metrics.histograms[phase] = hist
+        return metrics

@@ -1,0 +1,125 @@
+"""One bench scenario end to end: the load, then (with a mail host) the queue and the Maildirs,
+then (when asked) smtp-source against the same target for a same-run ratio."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from testinfra.host import Host
+
+from harness.bench.baseline import PostfixTools
+from harness.bench.delivery import QueueSampler, scan_maildirs, wait_for_drain
+from harness.bench.fingerprint import local_fingerprint, remote_fingerprint
+from harness.bench.generator import run_bench
+from harness.bench.metrics import Outcome
+from harness.bench.result import percentiles, run_json
+from harness.bench.spec import BenchSpec
+from harness.errors import BenchError
+from harness.ui import err_console
+
+__all__ = ["run_scenario"]
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Any]:
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("accepted {task.fields[accepted]} failed {task.fields[failed]}"),
+        TextColumn("{task.fields[rate]:.0f} msg/s"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total, accepted=0, failed=0, rate=0.0)
+        started = time.monotonic()
+
+        def update(attempted: int, accepted: int, failed: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(
+                task, completed=attempted, accepted=accepted, failed=failed, rate=accepted / elapsed
+            )
+
+        yield update
+
+
+def run_scenario(
+    name: str,
+    spec: BenchSpec,
+    *,
+    engine: str = "pipelined",
+    host: Host | None = None,
+    maildir_root: str = "/var/mail/vhosts",
+    baseline: PostfixTools | None = None,
+    drain_timeout: float = 180.0,
+) -> dict[str, Any]:
+    """Run ``spec``; with ``host`` also track the queue and delivery; returns result JSON."""
+    sampler = QueueSampler(host, time.time()) if host is not None else None
+    with _progress(name, spec.messages) as update, sampler or nullcontext():
+        run = run_bench(spec, engine, progress=update)
+        drain = wait_for_drain(host, drain_timeout) if host is not None else None
+    data = run_json(run)
+    data["name"] = name
+    data["environment"] = {"client": local_fingerprint()}
+    if host is not None and sampler is not None:
+        accepted = run.metrics.accepted_tokens
+        report = scan_maildirs(host, accepted, run.started, maildir_root)
+        delivery = report.to_json(run.metrics.buckets[Outcome.ACCEPTED])
+        ttm = percentiles(report.ttm)
+        delivery["ttm_ms"] = ttm
+        delivery["ttm_cdf_ms"] = _cdf(report.ttm)
+        delivery["queue"] = sampler.samples
+        delivery["queue_max"] = max((d for _, d in sampler.samples), default=0)
+        delivery["drain_seconds_after_last_250"] = None if drain is None else round(drain, 2)
+        data["delivery"] = delivery
+        data["environment"]["server"] = remote_fingerprint(host)
+    if baseline is not None:
+        data["baseline"] = _baseline(spec, baseline, host, drain_timeout)
+        base_rate = data["baseline"]["rate"]
+        data["ratio_vs_smtp_source"] = round(run.accept_rate / base_rate, 3) if base_rate else None
+    return data
+
+
+def _cdf(values: list[float]) -> list[list[float]]:
+    if not values:
+        return []
+    ordered = sorted(values)
+    points = []
+    for q in (0, 10, 25, 50, 75, 90, 95, 99, 99.9, 100):
+        index = min(len(ordered) - 1, int(q / 100 * (len(ordered) - 1)))
+        points.append([ordered[index] * 1000, q])
+    return points
+
+
+def _baseline(
+    spec: BenchSpec, tools: PostfixTools, host: Host | None, drain_timeout: float
+) -> dict[str, Any]:
+    if spec.target.tls or spec.target.user:
+        raise BenchError(
+            "the smtp-source baseline speaks plain SMTP only",
+            hint="compare on an smtp:// target without TLS or AUTH",
+        )
+    result = tools.smtp_source(
+        spec.target.host,
+        spec.target.port,
+        sessions=spec.sessions,
+        messages=spec.messages,
+        size=round(spec.sizes.mean),
+        sender=spec.sender,
+        recipient=spec.recipients[0],
+    )
+    if host is not None:
+        wait_for_drain(host, drain_timeout)
+    return {
+        "tool": "smtp-source -d",
+        "sessions": result.sessions,
+        "messages": result.messages,
+        "size": result.size,
+        "seconds": round(result.seconds, 3),
+        "rate": round(result.rate, 2),
+    }
