@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import testinfra
 from rich.table import Table
 
 from harness.bench.baseline import PostfixTools
@@ -14,43 +13,19 @@ from harness.bench.compare import compare, parse_percent
 from harness.bench.report import write_report
 from harness.bench.result import load_result, save_result
 from harness.bench.scenario import run_scenario
-from harness.bench.spec import BenchSpec, SizeDistribution, TargetURL, parse_target
+from harness.bench.spec import BenchSpec, SizeDistribution, parse_target
+from harness.bench.standard import StandardSize, run_standard
+from harness.bench.targets import lab_target
 from harness.config import paths
 from harness.errors import BenchError
 from harness.lab.inventory import resolve_inventory
+from harness.lab.names import validate_lab_name
+from harness.lab.state import LabState
+from harness.remote import inventory_host
 from harness.ui import console
-from harness.verify.targets import STANDARD_PORTS, Target, load_targets
+from harness.verify.targets import load_targets
 
 __all__ = ["bench", "report"]
-
-
-def lab_target(inventory: str, host: str, service: str) -> tuple[TargetURL, Target]:
-    """The URL of ``service`` on ``host`` of an inventory, with its test account for AUTH.
-
-    A lab host is loaded on its bridge address, not through the 127.0.0.1 port Docker
-    publishes: the userland proxy behind published ports would cost the generator and the
-    server CPU that a real client and server do not spend.
-    """
-    found = [t for t in load_targets(inventory) if t.name == host]
-    if not found:
-        raise BenchError(f"no host {host!r} in {inventory}")
-    target = found[0]
-    scheme = {"smtp": "smtp", "submission": "submission", "submissions": "smtps"}[service]
-    acc = target.accounts
-    return (
-        TargetURL(
-            scheme=scheme,
-            host=target.lab_ip or target.address,
-            port=STANDARD_PORTS[service] if target.lab_ip else target.port(service),
-            starttls=service == "submission",
-            implicit_tls=service == "submissions",
-            user=acc.mailbox if service != "smtp" else "",
-            password=acc.password if service != "smtp" else "",
-            tls_name=target.tls_name,
-            ca_file=target.ca_file,
-        ),
-        target,
-    )
 
 
 @click.group()
@@ -120,7 +95,7 @@ def run_cmd(
         target, found = lab_target(inv, host or hosts[0], service)
         recipients = recipients or (found.accounts.mailbox,)
         if not no_delivery:
-            tracked = testinfra.get_host(f"ansible://{found.name}?ansible_inventory={inv}")
+            tracked = inventory_host(found.name, inv)
     spec = BenchSpec(
         target=target,
         sender=sender,
@@ -188,3 +163,74 @@ def report(result: Path, out_dir: Path | None) -> None:
     written = write_report(load_result(result), out_dir or result.parent, result.stem)
     for kind, path in written.items():
         console.print(f"{kind}: {path}")
+
+
+@bench.command("standard")
+@click.option(
+    "--lab",
+    "lab_name",
+    default="bench",
+    show_default=True,
+    help="A lab up with the bench topology and converged.",
+)
+@click.option("--quick", is_flag=True, help="Small counts (for make demo and tests).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("bench-results/standard.json"),
+    show_default=True,
+)
+def standard_cmd(lab_name: str, quick: bool, out: Path) -> None:
+    """The standard set with same-run baselines; writes JSON, Markdown and HTML."""
+    state = LabState.load(paths().lab(validate_lab_name(lab_name)))
+    if state is None:
+        raise BenchError(
+            f"lab {lab_name!r} is not up",
+            hint=f"mailstack lab up --name {lab_name} --topology harness/lab/bench-topology.yml",
+        )
+    size = StandardSize.quick() if quick else StandardSize()
+    data = run_standard(state, PostfixTools(paths().state / "tools"), size)
+    save_result(data, out)
+    written = write_report(data, out.parent, out.stem)
+    print_ratios(data)
+    console.print(f"result: {out}; report: {written['html']}")
+    if not all(r["outcomes"]["balanced"] for r in data["runs"].values()):
+        raise click.exceptions.Exit(1)
+
+
+def print_ratios(data: dict[str, object]) -> None:
+    table = Table(title="mailstack bench — ratios measured in the same run")
+    for col in ("ratio", "value", "goal"):
+        table.add_column(col)
+    ratios = data.get("ratios")
+    if isinstance(ratios, dict):
+        for name, r in ratios.items():
+            table.add_row(name, "-" if r["value"] is None else f"{r['value']:.3f}", r["goal"])
+    console.print(table)
+    runs = data.get("runs")
+    if isinstance(runs, dict):
+        table = Table(title="runs")
+        for col in (
+            "run",
+            "accepted/s",
+            "accepted",
+            "failed",
+            "p99 ms",
+            "delivered",
+            "delivered/s",
+            "ttm p99 ms",
+        ):
+            table.add_column(col)
+        for name, run in runs.items():
+            out, dlv = run["outcomes"], run.get("delivery") or {}
+            table.add_row(
+                name,
+                f"{run['accept_rate']:.1f}",
+                str(out["accepted"]),
+                str(out["attempted"] - out["accepted"]),
+                f"{run['latency_ms'].get('message', {}).get('p99', 0):.1f}",
+                str(dlv.get("delivered", "-")),
+                str(dlv.get("drained_rate", "-")),
+                str((dlv.get("ttm_ms") or {}).get("p99", "-")),
+            )
+        console.print(table)

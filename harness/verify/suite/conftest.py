@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
-import testinfra
 from testinfra.host import Host
 
+from harness.remote import inventory_host
 from harness.verify.targets import Accounts, Target, load_targets
-
-# testinfra's ansible backend runs ansible-inventory by name: prefer the one beside this Python.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 _TARGETS = pytest.StashKey[list[Target]]()
 
@@ -38,7 +31,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def host(target: Target) -> Host:
     """testinfra's view of the host, over the inventory's own connection."""
-    return testinfra.get_host(f"ansible://{target.name}?ansible_inventory={target.inventory}")
+    return inventory_host(target.name, target.inventory)
 
 
 @pytest.fixture
