@@ -1,6 +1,7 @@
 # mailstack — every target does its own set-up on a fresh Debian machine (run as root).
 #   make demo   the main job: build lab images, bring the default lab up, show it, take it down
 #   make test   every test: lint, unit tests, then the lab end to end on a real Docker engine
+#   make bench  the standard bench set on a bench lab; results in bench-results/
 #   make lint   ruff, mypy, yamllint, ansible-lint
 
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha256sum |
 KEEP ?=
 PYTEST_ARGS ?=
 
-.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down
+.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down bench
 
 all: test
 
@@ -33,6 +34,14 @@ engine: venv
 
 demo: engine
 	$(BIN)/mailstack demo $(if $(KEEP),--keep)
+
+# The standard set: generator ceiling, stack vs smtp-source, submission into Maildir, time to
+# mailbox at half the peak rate, and Debian's default Postfix as the reference, all in one run.
+bench: engine
+	$(BIN)/mailstack lab up --name bench --topology harness/lab/bench-topology.yml
+	$(BIN)/mailstack converge --lab bench
+	$(BIN)/mailstack bench standard --lab bench --out bench-results/standard.json; \
+	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --name bench; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check harness tests

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,11 @@ from docker import DockerClient
 from rich.table import Table
 
 from harness import __version__
-from harness.bench.cli import bench, report
+from harness.bench.baseline import PostfixTools
+from harness.bench.cli import bench, print_ratios, report
+from harness.bench.report import write_report
+from harness.bench.result import save_result
+from harness.bench.standard import StandardSize, run_standard
 from harness.config import paths
 from harness.errors import MailstackError
 from harness.lab.distros import DISTROS, get_distro
@@ -320,7 +325,7 @@ def verify(
 @click.option("--keep", is_flag=True, help="Leave the lab running afterwards.")
 @_name_option
 def demo(keep: bool, name: str) -> None:
-    """The main job: lab up, converge, verify, summary, lab down."""
+    """The main job: lab up, converge, verify, a short bench, summary, lab down."""
     client = _engine()
     the_lab = Lab(client, paths(), name)
     timings: dict[str, float] = {}
@@ -335,6 +340,15 @@ def demo(keep: bool, name: str) -> None:
     checked = run_verify(inventory)
     timings["verify"] = checked.seconds
     print_report(checked)
+    started = time.monotonic()
+    bench_data = run_standard(
+        report.state, PostfixTools(paths().state / "tools"), StandardSize.quick()
+    )
+    timings["bench"] = time.monotonic() - started
+    bench_out = Path("bench-results/demo.json")
+    save_result(bench_data, bench_out)
+    bench_report = write_report(bench_data, bench_out.parent, bench_out.stem)
+    print_ratios(bench_data)
     summary = Table(title="mailstack demo")
     summary.add_column("step")
     summary.add_column("seconds", justify="right")
@@ -352,6 +366,11 @@ def demo(keep: bool, name: str) -> None:
         "verify",
         f"{timings['verify']:.1f}",
         f"{checked.count('passed')} passed, {checked.count('failed')} failed",
+    )
+    summary.add_row(
+        "bench (short)",
+        f"{timings['bench']:.1f}",
+        f"{bench_data['accept_rate']:.0f} msg/s on 587; report {bench_report['html']}",
     )
     console.print(summary)
     if keep or report.already_up:

@@ -41,7 +41,9 @@ class Metrics:
     buckets: Counter[str] = field(default_factory=Counter)
     #: "4xx"/"5xx" buckets by exact reply code, e.g. {"rejected": {"554": 3}}
     codes: dict[str, Counter[str]] = field(default_factory=dict)
-    histograms: dict[str, HdrHistogram] = field(default_factory=dict)
+    _histograms: dict[str, HdrHistogram] = field(default_factory=dict)
+    #: raw samples (microseconds) not yet in a histogram: appending is all the hot path does
+    _pending: dict[str, list[int]] = field(default_factory=dict)
     #: whole seconds since the run started -> messages accepted in that second
     timeline: Counter[int] = field(default_factory=Counter)
     #: token -> send time (epoch seconds) of every accepted message
@@ -49,10 +51,22 @@ class Metrics:
     errors: Counter[str] = field(default_factory=Counter)
 
     def record_latency(self, phase: str, seconds: float) -> None:
-        hist = self.histograms.get(phase)
-        if hist is None:
-            hist = self.histograms[phase] = _histogram()
-        hist.record_value(max(_LOWEST, min(_HIGHEST, round(seconds * 1e6))))
+        pending = self._pending.get(phase)
+        if pending is None:
+            pending = self._pending[phase] = []
+        pending.append(round(seconds * 1e6))
+
+    @property
+    def histograms(self) -> dict[str, HdrHistogram]:
+        """Per-phase HDR histograms, with every sample recorded so far."""
+        for phase, samples in self._pending.items():
+            hist = self._histograms.get(phase)
+            if hist is None:
+                hist = self._histograms[phase] = _histogram()
+            for value in samples:
+                hist.record_value(max(_LOWEST, min(_HIGHEST, value)))
+            samples.clear()
+        return self._histograms
 
     def record_outcome(
         self,
@@ -83,11 +97,11 @@ class Metrics:
         self.buckets.update(other.buckets)
         for bucket, codes in other.codes.items():
             self.codes.setdefault(bucket, Counter()).update(codes)
+        mine = self.histograms
         for phase, hist in other.histograms.items():
-            mine = self.histograms.get(phase)
-            if mine is None:
-                mine = self.histograms[phase] = _histogram()
-            mine.add(hist)
+            if phase not in mine:
+                mine[phase] = _histogram()
+            mine[phase].add(hist)
         self.timeline.update(other.timeline)
         self.accepted_tokens.update(other.accepted_tokens)
         self.errors.update(other.errors)
@@ -134,5 +148,5 @@ class Metrics:
         for phase, encoded in data["histograms"].items():
             hist = _histogram()
             hist.decode_and_add(encoded.encode())
-            metrics.histograms[phase] = hist
+            metrics._histograms[phase] = hist
         return metrics

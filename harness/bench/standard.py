@@ -38,10 +38,11 @@ class StandardSize:
     sessions: int = 8
     ttm_seconds: float = 20.0
     size: str = "2k"
+    repeats: int = 3
 
     @classmethod
     def quick(cls) -> StandardSize:
-        return cls(sink_messages=2000, stack_messages=200, sessions=4, ttm_seconds=5.0)
+        return cls(sink_messages=2000, stack_messages=200, sessions=4, ttm_seconds=5.0, repeats=1)
 
 
 def _ratio(value: float | None, goal: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> di
             sessions=size.sessions,
             sizes=sizes,
         )
-        runs["sink"] = run_scenario("sink", spec, baseline=tools)
+        runs["sink"] = run_scenario("sink", spec, baseline=tools, repeats=size.repeats)
 
     smtp, target = lab_target(inventory, "mx1", "smtp")
     rcpts = tuple(a for a in (target.accounts.mailbox, target.accounts.other_mailbox) if a)

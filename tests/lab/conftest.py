@@ -19,6 +19,7 @@ from harness.config import STATE_DIR_ENV, Paths, paths
 from harness.errors import EngineUnavailableError
 from harness.lab.engine import ensure_engine
 from harness.lab.lab import Lab
+from harness.provision import PlaybookResult, run_site
 from tests.conftest import in_ci
 
 BIN = Path(sys.executable).parent
@@ -96,3 +97,11 @@ def ansible(
         env={**os.environ, **(env or {})},
         timeout=300,
     )
+
+
+@pytest.fixture(scope="session")
+def converged(main_lab: dict[str, Any], lab_paths: Paths) -> PlaybookResult:
+    """The main lab with the whole stack applied (the first, cold converge)."""
+    result = run_site(lab_paths.project, str(main_lab["state"]["inventory"]))
+    assert result.success, result.output[-5000:]
+    return result

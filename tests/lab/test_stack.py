@@ -29,13 +29,6 @@ def _explain(result: PlaybookResult) -> str:
     return "changed tasks: " + "; ".join(result.changed_tasks) + "\n" + result.output[-3000:]
 
 
-@pytest.fixture(scope="session")
-def converged(main_lab: dict[str, Any], lab_paths: Paths) -> PlaybookResult:
-    result = run_site(lab_paths.project, _inventory(main_lab))
-    assert result.success, result.output[-5000:]
-    return result
-
-
 def test_first_converge_configures_both_distros(converged: PlaybookResult) -> None:
     assert converged.changed > 0
     hosts = {task.split(":")[0] for task in converged.changed_tasks}

@@ -1,0 +1,179 @@
+"""Small real benches on the lab: every message accounted for, delivery joined by token,
+reports written. Speed is measured by `make bench`, never asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from harness.bench.baseline import PostfixTools
+from harness.bench.generator import run_bench
+from harness.bench.metrics import Outcome
+from harness.bench.report import write_report
+from harness.bench.scenario import run_scenario
+from harness.bench.spec import BenchSpec, parse_target
+from harness.bench.targets import lab_target
+from harness.config import Paths
+from harness.provision import PlaybookResult
+from harness.remote import inventory_host
+from tests.lab.conftest import BIN
+
+
+def _inventory(lab: dict[str, Any]) -> str:
+    return str(lab["state"]["inventory"])
+
+
+def test_submission_bench_delivers_every_accepted_message(
+    converged: PlaybookResult, main_lab: dict[str, Any], tmp_path: Path
+) -> None:
+    inventory = _inventory(main_lab)
+    url, target = lab_target(inventory, "mx2", "submission")
+    spec = BenchSpec(
+        target=url,
+        sender=target.accounts.mailbox,
+        recipients=(target.accounts.mailbox, target.accounts.other_mailbox),
+        messages=300,
+        sessions=4,
+        recipients_per_message=1,
+    )
+    data = run_scenario("t", spec, host=inventory_host("mx2", inventory), warmup=4)
+    out = data["outcomes"]
+    assert out["balanced"]
+    assert out["attempted"] == 300
+    assert out["accepted"] == 300, data["errors"]
+    delivery = data["delivery"]
+    assert delivery["delivered"] == 300
+    assert delivery["missing"] == 0
+    assert delivery["intact"] is True
+    assert delivery["ttm_ms"]["count"] == 300
+    assert delivery["queue"], "queue depth was never sampled"
+    for phase in ("connect", "banner", "ehlo", "starttls", "auth", "envelope", "data", "message"):
+        assert data["latency_ms"][phase]["count"] > 0, phase
+    assert data["environment"]["server"]["postfix"]
+    written = write_report(data, tmp_path, "t")
+    assert written["html"].read_text().count("data:image/png;base64,") == 3
+
+
+def test_refused_messages_land_in_the_rejected_bucket_by_code(
+    converged: PlaybookResult, main_lab: dict[str, Any]
+) -> None:
+    url, _ = lab_target(_inventory(main_lab), "mx1", "smtp")
+    spec = BenchSpec(
+        target=url,
+        sender="probe@client.test",
+        recipients=("no-such-user@example.test", "someone@elsewhere.test"),
+        messages=120,
+        sessions=3,
+    )
+    result = run_bench(spec)
+    m = result.metrics
+    assert m.balanced
+    assert m.attempted == 120
+    assert m.buckets[Outcome.REJECTED] == 120
+    assert set(m.codes["rejected"]) <= {"550", "554"}
+    assert sum(m.codes["rejected"].values()) == 120
+
+
+def test_open_loop_and_workers_account_for_every_message(
+    converged: PlaybookResult, main_lab: dict[str, Any]
+) -> None:
+    url, target = lab_target(_inventory(main_lab), "mx1", "smtp")
+    spec = BenchSpec(
+        target=url,
+        sender="probe@client.test",
+        recipients=(target.accounts.mailbox,),
+        messages=100,
+        sessions=4,
+        rate=50.0,
+        workers=2,
+        pipelining=False,
+    )
+    result = run_bench(spec)
+    assert result.metrics.balanced
+    assert result.metrics.attempted == 100
+    assert result.metrics.buckets[Outcome.ACCEPTED] == 100
+    # arrivals were spread at 50/s: the run cannot have been much shorter than 2 s
+    assert result.seconds >= 1.9
+
+
+def test_sink_and_smtp_source_baseline_in_one_result(lab_paths: Paths) -> None:
+    tools = PostfixTools(lab_paths.state / "tools")
+    with tools.smtp_sink() as port:
+        spec = BenchSpec(
+            target=parse_target(f"smtp://127.0.0.1:{port}"),
+            sender="a@client.test",
+            recipients=("b@sink.test",),
+            messages=500,
+            sessions=2,
+        )
+        data = run_scenario("sink", spec, baseline=tools)
+    assert data["outcomes"]["accepted"] == 500
+    assert data["baseline"]["messages"] == 500
+    assert data["baseline"]["rate"] > 0
+    assert data["ratio_vs_smtp_source"] is not None
+
+
+def test_bench_cli_writes_json_and_compare_gates(
+    converged: PlaybookResult, main_lab: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [
+            str(BIN / "mailstack"),
+            "bench",
+            "run",
+            "-i",
+            _inventory(main_lab),
+            "--host",
+            "mx1",
+            "--service",
+            "smtp",
+            "-n",
+            "60",
+            "-c",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["outcomes"]["accepted"] == 60
+    assert data["delivery"]["missing"] == 0
+    same = subprocess.run(
+        [str(BIN / "mailstack"), "bench", "compare", str(out), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert same.returncode == 0, same.stdout
+    worse = dict(data, accept_rate=data["accept_rate"] * 0.5)
+    (tmp_path / "worse.json").write_text(json.dumps(worse))
+    gate = subprocess.run(
+        [
+            str(BIN / "mailstack"),
+            "bench",
+            "compare",
+            str(out),
+            str(tmp_path / "worse.json"),
+            "--max-regression",
+            "10%",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert gate.returncode == 1
+    assert "REGRESSED" in gate.stdout
+    report = subprocess.run(
+        [str(BIN / "mailstack"), "report", str(out)], capture_output=True, text=True, check=False
+    )
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "r.html").is_file()
+    assert (tmp_path / "r.md").is_file()
