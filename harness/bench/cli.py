@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from harness.bench.baseline import PostfixTools
+from harness.bench.campaign import Campaign, RateShape, load_recipients, schedule
 from harness.bench.compare import compare, parse_percent
 from harness.bench.report import write_report
 from harness.bench.result import load_result, save_result
@@ -22,7 +26,7 @@ from harness.lab.inventory import resolve_inventory
 from harness.lab.names import validate_lab_name
 from harness.lab.state import LabState
 from harness.remote import inventory_host
-from harness.ui import console
+from harness.ui import console, step
 from harness.verify.targets import load_targets
 
 __all__ = ["bench", "report"]
@@ -234,3 +238,135 @@ def print_ratios(data: dict[str, object]) -> None:
                 str((dlv.get("ttm_ms") or {}).get("p99", "-")),
             )
         console.print(table)
+
+
+def _start_time(text: str | None) -> float | None:
+    """'+30s', '+5m' or an ISO 8601 time ('2026-12-01T09:00:00+00:00'), as epoch seconds."""
+    if not text:
+        return None
+    now = time.time()
+    if text.startswith("+"):
+        units = {"s": 1, "m": 60, "h": 3600}
+        try:
+            at = now + float(text[1:-1]) * units[text[-1]]
+        except (KeyError, ValueError):
+            raise BenchError(f"--start-at {text!r}", hint="+30s, +5m, +1h or an ISO time") from None
+    else:
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise BenchError(f"--start-at {text!r} is not a time", hint="e.g. +30s") from None
+        if when.tzinfo is None:
+            raise BenchError(f"--start-at {text!r} has no time zone", hint="add +00:00")
+        at = when.timestamp()
+    if at < now - 1 or at > now + 86400:
+        raise BenchError(f"--start-at {text!r} must be within the next 24 hours")
+    return at
+
+
+@bench.command("campaign")
+@click.option(
+    "--recipients",
+    "csv_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV with a header row and an 'email' column; other columns feed templates.",
+)
+@click.option("--subject", required=True, help="Jinja2 template of the subject.")
+@click.option(
+    "--body",
+    "body_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Jinja2 template file of the text body.",
+)
+@click.option("-i", "--inventory", help="Inventory of the mail host.")
+@click.option("--lab", "lab_name", default="default", show_default=True)
+@click.option("--host", help="Mail host to submit to (default: the first).")
+@click.option("--sink", is_flag=True, help="Send to a local smtp-sink instead of a mail host.")
+@click.option("--from", "from_address", default="news@example.test", show_default=True)
+@click.option(
+    "--return-domain",
+    default="example.test",
+    show_default=True,
+    help="VERP return paths: bounces+<rcpt local>=<rcpt domain>@THIS.",
+)
+@click.option(
+    "--unsubscribe-url",
+    default="https://unsubscribe.example.test/u/{{ token }}",
+    show_default=True,
+    help="Template of the one-click (RFC 8058) URL.",
+)
+@click.option(
+    "--unsubscribe-mailto",
+    default="unsubscribe+{{ token }}@example.test",
+    show_default=True,
+    help="Template of the mailto: unsubscribe address.",
+)
+@click.option(
+    "--shape", default="10", show_default=True, help="Send rate: 50 (steady msg/s) or ramp:5:50."
+)
+@click.option("--start-at", help="When to start: +30s, +5m or an ISO time.")
+@click.option("-c", "--sessions", default=4, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path))
+def campaign_cmd(
+    csv_path: Path,
+    subject: str,
+    body_path: Path,
+    inventory: str | None,
+    lab_name: str,
+    host: str | None,
+    sink: bool,
+    from_address: str,
+    return_domain: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str,
+    shape: str,
+    start_at: str | None,
+    sessions: int,
+    out: Path | None,
+) -> None:
+    """Rehearse a campaign: personalised messages, submitted with AUTH at a rate shape."""
+    rows = load_recipients(csv_path)
+    try:
+        body = body_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"cannot read --body {body_path}: {exc.strerror}") from None
+    campaign = Campaign.build(
+        rows, subject, body, from_address, return_domain, unsubscribe_url, unsubscribe_mailto
+    )
+    offsets = schedule(len(campaign), RateShape.parse(shape))
+    at = _start_time(start_at)
+    tools = PostfixTools(paths().state / "tools")
+    with tools.smtp_sink() if sink else nullcontext(0) as sink_port:
+        tracked = None
+        if sink:
+            target = parse_target(f"smtp://127.0.0.1:{sink_port}")
+        else:
+            inv = resolve_inventory(lab_name, inventory)
+            name = host or load_targets(inv)[0].name
+            target, _ = lab_target(inv, name, "submission")
+            tracked = inventory_host(name, inv)
+        spec = BenchSpec(
+            target=target,
+            sender=from_address,
+            recipients=(campaign.recipient(0),),
+            messages=len(campaign),
+            sessions=sessions,
+            campaign=campaign,
+            schedule=offsets,
+        )
+        if at is not None:
+            with step(
+                f"waiting for the start at {dt.datetime.fromtimestamp(at, dt.UTC):%H:%M:%S} UTC"
+            ):
+                time.sleep(max(0.0, at - time.time()))
+        data = run_scenario("campaign", spec, host=tracked)
+    data["campaign"] = {"recipients": len(campaign), "shape": shape, "start_at": at}
+    _print_run(data)
+    if out:
+        save_result(data, out)
+        write_report(data, out.parent, out.stem)
+        console.print(f"result: {out}")
+    if not data["outcomes"]["balanced"]:
+        raise click.exceptions.Exit(1)

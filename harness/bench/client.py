@@ -11,7 +11,7 @@ import base64
 import ssl
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import aiosmtplib
 
@@ -35,6 +35,8 @@ class Result:
     bucket: str
     code: int | None = None
     error: str | None = None
+    #: the server ended the session with this reply (421): open a new one for the next message
+    session_closed: bool = False
 
 
 def bucket_of(code: int) -> str:
@@ -158,7 +160,7 @@ class PipelinedSession(Session):
                 return await self._send(sender, recipients, data)
         except TimeoutError as exc:
             raise SessionError(Outcome.TIMEOUT, "timed out waiting for a reply") from exc
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, RuntimeError) as exc:  # RuntimeError: closed transport
             raise SessionError(Outcome.CONNECTION_ERROR, str(exc) or type(exc).__name__) from exc
 
     async def _envelope(self, commands: list[str]) -> list[tuple[int, str]]:
@@ -183,8 +185,13 @@ class PipelinedSession(Session):
         self.metrics.record_latency("envelope", time.monotonic() - started)
         refusal = _refusal(replies, len(recipients))
         if refusal is not None:
+            if refusal.code == 421:  # "closing transmission channel", e.g. too many errors
+                return replace(refusal, session_closed=True)
             # The server is back in its command state; RSET keeps the session reusable.
-            await self._cmd("RSET")
+            try:
+                await self._cmd("RSET")
+            except SessionError:
+                return replace(refusal, session_closed=True)
             return refusal
         started = time.monotonic()
         self.writer.write(data if data.endswith(_EOD) else dot_stuff(data) + b".\r\n")
@@ -198,8 +205,8 @@ class PipelinedSession(Session):
             await asyncio.wait_for(self.writer.drain(), 2)
             self.writer.close()
             await asyncio.wait_for(self.writer.wait_closed(), 2)
-        except (OSError, TimeoutError, ssl.SSLError, AttributeError):
-            pass
+        except (OSError, TimeoutError, ssl.SSLError, AttributeError, RuntimeError):
+            pass  # already closed (uvloop says so with RuntimeError)
 
 
 class AiosmtplibSession(Session):
@@ -267,9 +274,13 @@ class AiosmtplibSession(Session):
         except aiosmtplib.SMTPServerDisconnected as exc:
             raise SessionError(Outcome.CONNECTION_ERROR, str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            if self.smtp.is_connected:
-                await self.smtp.rset()
-            return Result(bucket_of(exc.code), exc.code, exc.message)
+            closed = exc.code == 421 or not self.smtp.is_connected
+            if not closed:
+                try:
+                    await self.smtp.rset()
+                except (aiosmtplib.SMTPException, OSError):
+                    closed = True
+            return Result(bucket_of(exc.code), exc.code, exc.message, session_closed=closed)
 
     async def close(self) -> None:
         try:

@@ -88,20 +88,23 @@ def build_message(sender: str, recipients: list[str], size: int, token: str, sen
 
 
 class _Plan:
-    """Hands out messages: indices in the closed loop, (index, due time) in the open loop."""
+    """Hands out messages: indices as fast as asked (closed loop), or (index, due time) on a
+    schedule (open loop: a fixed rate, or the spec's own due times)."""
 
     def __init__(self, spec: BenchSpec, count: int, rate: float | None) -> None:
         self.count = count
-        self.rate = rate
+        self.offsets: tuple[float, ...] | None = spec.schedule or (
+            tuple(i / rate for i in range(count)) if rate else None
+        )
         self.queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
         self._indices: Iterator[int] = iter(range(count))
 
     async def feed(self, sessions: int) -> None:
-        if self.rate is None:
+        if self.offsets is None:
             return
         start = time.monotonic()
-        for i in range(self.count):
-            due = start + i / self.rate
+        for i, offset in enumerate(self.offsets[: self.count]):
+            due = start + offset
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -110,7 +113,7 @@ class _Plan:
             await self.queue.put(None)
 
     async def next(self) -> tuple[int, float] | None:
-        if self.rate is None:
+        if self.offsets is None:
             i = next(self._indices, None)
             return None if i is None else (i, time.monotonic())
         return await self.queue.get()
@@ -131,7 +134,7 @@ async def _session_loop(
     tokens = (f"{prefix}{n:08x}" for n in itertools.count())
     try:
         while (item := await plan.next()) is not None:
-            _index, due = item
+            index, due = item
             if session is None:
                 try:
                     session = await open_session(
@@ -142,13 +145,19 @@ async def _session_loop(
                     tick()
                     await asyncio.sleep(0.05)
                     continue
-            recipients = rng.sample(
-                spec.recipients, min(spec.recipients_per_message, len(spec.recipients))
-            )
             token, sent = next(tokens), time.time()
-            data = build_message(spec.sender, recipients, spec.sizes.draw(rng), token, sent)
+            if spec.campaign is not None:
+                sender = spec.campaign.return_path(index)
+                recipients = [spec.campaign.recipient(index)]
+                data = spec.campaign.render(index, token, sent)
+            else:
+                sender = spec.sender
+                recipients = rng.sample(
+                    spec.recipients, min(spec.recipients_per_message, len(spec.recipients))
+                )
+                data = build_message(sender, recipients, spec.sizes.draw(rng), token, sent)
             try:
-                result = await session.send(spec.sender, recipients, data)
+                result = await session.send(sender, recipients, data)
             except SessionError as exc:
                 metrics.record_outcome(exc.bucket, error=str(exc))
                 await session.close()
@@ -165,6 +174,9 @@ async def _session_loop(
                 sent_at=sent,
                 error=result.error,
             )
+            if result.session_closed:
+                await session.close()
+                session = None
             tick()
     finally:
         if session is not None:

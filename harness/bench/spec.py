@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from harness.bench.campaign import Campaign
 from harness.errors import BenchError
 
 __all__ = ["BenchSpec", "SizeDistribution", "TargetURL", "parse_size", "parse_target"]
@@ -132,6 +133,10 @@ class BenchSpec:
     pipelining: bool = True
     timeout: float = 30.0
     seed: int = 1
+    #: a campaign rehearsal: one message per CSV row, rendered from its templates
+    campaign: Campaign | None = None
+    #: open loop with these due times (seconds from the start) instead of a fixed rate
+    schedule: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.messages < 1:
@@ -146,6 +151,10 @@ class BenchSpec:
             raise BenchError("recipients per message must be at least 1")
         if self.workers < 1 or self.workers > self.sessions:
             raise BenchError(f"workers {self.workers} must be from 1 to sessions ({self.sessions})")
+        if self.campaign is not None and (self.workers != 1 or self.messages != len(self.campaign)):
+            raise BenchError("a campaign runs in one worker, one message per recipient row")
+        if self.schedule is not None and len(self.schedule) != self.messages:
+            raise BenchError("the schedule must have one due time per message")
         if (self.target.starttls or self.target.implicit_tls) is False and self.target.user:
             raise BenchError(
                 f"target {self.target.display}: AUTH without TLS is refused by design",
@@ -154,4 +163,4 @@ class BenchSpec:
 
     @property
     def mode(self) -> str:
-        return "open" if self.rate else "closed"
+        return "open" if self.rate or self.schedule else "closed"
