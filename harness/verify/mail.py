@@ -89,7 +89,9 @@ class TargetIMAP:
 
     def search_header(self, name: str, value: str) -> list[bytes]:
         self.imap.noop()  # let the server report new mail
-        status, data = self.imap.search(None, "HEADER", name, value)
+        # imaplib sends arguments as they are: quote the value so spaces stay in it
+        quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        status, data = self.imap.search(None, "HEADER", name, quoted)
         if status != "OK":
             raise imaplib.IMAP4.error(f"SEARCH failed: {data!r}")
         return data[0].split() if data and data[0] else []
