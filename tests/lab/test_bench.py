@@ -30,6 +30,12 @@ def _inventory(lab: dict[str, Any]) -> str:
     return str(lab["state"]["inventory"])
 
 
+def _mailstack(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "mailstack"), *args], capture_output=True, text=True, check=False, timeout=300
+    )
+
+
 def test_submission_bench_delivers_every_accepted_message(
     converged: PlaybookResult, main_lab: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -148,61 +154,36 @@ def test_bench_cli_writes_json_and_compare_gates(
     converged: PlaybookResult, main_lab: dict[str, Any], tmp_path: Path
 ) -> None:
     out = tmp_path / "r.json"
-    done = subprocess.run(
-        [
-            str(BIN / "mailstack"),
-            "bench",
-            "run",
-            "-i",
-            _inventory(main_lab),
-            "--host",
-            "mx1",
-            "--service",
-            "smtp",
-            "-n",
-            "60",
-            "-c",
-            "2",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+    done = _mailstack(
+        "bench",
+        "run",
+        "-i",
+        _inventory(main_lab),
+        "--host",
+        "mx1",
+        "--service",
+        "smtp",
+        "-n",
+        "60",
+        "-c",
+        "2",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads(out.read_text())
     assert data["outcomes"]["accepted"] == 60
     assert data["delivery"]["missing"] == 0
-    same = subprocess.run(
-        [str(BIN / "mailstack"), "bench", "compare", str(out), str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    same = _mailstack("bench", "compare", str(out), str(out))
     assert same.returncode == 0, same.stdout
     worse = dict(data, accept_rate=data["accept_rate"] * 0.5)
     (tmp_path / "worse.json").write_text(json.dumps(worse))
-    gate = subprocess.run(
-        [
-            str(BIN / "mailstack"),
-            "bench",
-            "compare",
-            str(out),
-            str(tmp_path / "worse.json"),
-            "--max-regression",
-            "10%",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    gate = _mailstack(
+        "bench", "compare", str(out), str(tmp_path / "worse.json"), "--max-regression", "10%"
     )
     assert gate.returncode == 1
     assert "REGRESSED" in gate.stdout
-    report = subprocess.run(
-        [str(BIN / "mailstack"), "report", str(out)], capture_output=True, text=True, check=False
-    )
+    report = _mailstack("report", str(out))
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "r.html").is_file()
     assert (tmp_path / "r.md").is_file()
@@ -222,32 +203,25 @@ def test_campaign_rehearsal_delivers_personalised_one_click_mail(
     (tmp_path / "body.j2").write_text("Dear {{ name }},\nour news.\n")
     out = tmp_path / "c.json"
     asked = time.time()
-    done = subprocess.run(
-        [
-            str(BIN / "mailstack"),
-            "bench",
-            "campaign",
-            "-i",
-            inventory,
-            "--host",
-            "mx1",
-            "--recipients",
-            str(tmp_path / "r.csv"),
-            "--subject",
-            "Hello {{ name }}",
-            "--body",
-            str(tmp_path / "body.j2"),
-            "--shape",
-            "ramp:2:10",
-            "--start-at",
-            "+2s",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+    done = _mailstack(
+        "bench",
+        "campaign",
+        "-i",
+        inventory,
+        "--host",
+        "mx1",
+        "--recipients",
+        str(tmp_path / "r.csv"),
+        "--subject",
+        "Hello {{ name }}",
+        "--body",
+        str(tmp_path / "body.j2"),
+        "--shape",
+        "ramp:2:10",
+        "--start-at",
+        "+2s",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads(out.read_text())
