@@ -50,6 +50,12 @@ def bench() -> None:
     help="Port to load, with --host.",
 )
 @click.option("--to", "recipients", multiple=True, help="Recipient (repeatable).")
+@click.option(
+    "--to-domain",
+    "domains",
+    multiple=True,
+    help="Recipients bench0000..bench0099 at this domain (repeatable).",
+)
 @click.option("--from", "sender", default="bench@client.test", show_default=True)
 @click.option("-n", "--messages", default=1000, show_default=True, help="Messages in all.")
 @click.option("-c", "--sessions", default=4, show_default=True, help="Concurrent connections.")
@@ -76,6 +82,7 @@ def run_cmd(
     host: str | None,
     service: str,
     recipients: tuple[str, ...],
+    domains: tuple[str, ...],
     sender: str,
     messages: int,
     sessions: int,
@@ -91,6 +98,7 @@ def run_cmd(
 ) -> None:
     """Load URL (smtp://, smtps://, submission://) or a host of an inventory / lab."""
     tracked = None
+    recipients += tuple(f"bench{n:04d}@{d}" for d in domains for n in range(100))
     if url:
         target = parse_target(url)
     else:
