@@ -152,8 +152,12 @@ async def _session_loop(
                 data = spec.campaign.render(index, token, sent)
             else:
                 sender = spec.sender
-                recipients = rng.sample(
-                    spec.recipients, min(spec.recipients_per_message, len(spec.recipients))
+                recipients = (
+                    [rng.choice(spec.recipients)]
+                    if spec.recipients_per_message == 1
+                    else rng.sample(
+                        spec.recipients, min(spec.recipients_per_message, len(spec.recipients))
+                    )
                 )
                 data = build_message(sender, recipients, spec.sizes.draw(rng), token, sent)
             try:
