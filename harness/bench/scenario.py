@@ -109,6 +109,8 @@ def run_scenario(
         for _ in range(repeats - 1):
             # Interleaved pairs, then medians: short runs on a shared 2-core box are noisy.
             ours.append(run_bench(spec, engine).accept_rate)
+            if host is not None:  # each side starts on an idle server
+                wait_for_drain(host, drain_timeout)
             theirs.append(_baseline(spec, baseline, host, drain_timeout)["rate"])
         data["baseline"]["rate"] = round(statistics.median(theirs), 2)
         data["baseline"]["rates"] = theirs
