@@ -38,7 +38,7 @@ class StandardSize:
     sessions: int = 8
     ttm_seconds: float = 20.0
     size: str = "2k"
-    repeats: int = 3
+    repeats: int = 4
 
     @classmethod
     def quick(cls) -> StandardSize:
