@@ -11,7 +11,7 @@ from typing import Any
 
 from testinfra.host import Host
 
-__all__ = ["DeliveryReport", "QueueSampler", "scan_maildirs", "wait_for_drain"]
+__all__ = ["DeliveryReport", "QueueSampler", "queued_reasons", "scan_maildirs", "wait_for_drain"]
 
 # Runs on the mail host: every Maildir file written since START, with its token and send time.
 _SCAN = r"""
@@ -106,12 +106,14 @@ class DeliveryReport:
         }
 
 
-def scan_maildirs(
-    host: Host, accepted: dict[str, float], since: float, root: str = "/var/mail/vhosts"
-) -> DeliveryReport:
-    """Join the accepted tokens to what arrived in the Maildirs under ``root``."""
+def _scan_once(
+    host: Host,
+    accepted: dict[str, float],
+    since: float,
+    root: str,
+    seen: dict[str, tuple[float, float]],
+) -> None:
     out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {root}")
-    seen: dict[str, tuple[float, float]] = {}
     for line in out.stdout.splitlines():
         try:
             token, sent, delivered = json.loads(line)
@@ -119,6 +121,27 @@ def scan_maildirs(
             continue
         if token in accepted and (token not in seen or delivered < seen[token][1]):
             seen[token] = (float(sent or accepted[token]), float(delivered))
+
+
+def scan_maildirs(
+    host: Host,
+    accepted: dict[str, float],
+    since: float,
+    root: str = "/var/mail/vhosts",
+    settle: float = 10.0,
+) -> DeliveryReport:
+    """Join the accepted tokens to what arrived in the Maildirs under ``root``.
+
+    While tokens are missing it scans again (up to ``settle`` seconds): the last deliveries
+    can still be landing when the queue listing already reads empty.
+    """
+    seen: dict[str, tuple[float, float]] = {}
+    deadline = time.monotonic() + settle
+    while True:
+        _scan_once(host, accepted, since, root, seen)
+        if len(seen) >= len(accepted) or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
     report = DeliveryReport(delivered=len(seen))
     report.missing = sorted(set(accepted) - set(seen))
     report.ttm = [max(0.0, d - s) for s, d in seen.values()]
@@ -130,3 +153,18 @@ def scan_maildirs(
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def queued_reasons(host: Host) -> dict[str, int]:
+    """Why messages still sit in the queue: each recipient's delay reason, counted."""
+    out = host.run("postqueue -j 2>/dev/null")
+    reasons: dict[str, int] = {}
+    for line in out.stdout.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        for rcpt in entry.get("recipients", []):
+            reason = str(rcpt.get("delay_reason") or entry.get("queue_name", "queued"))[:160]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return reasons

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from testinfra.host import Host
 
 from harness.bench.baseline import PostfixTools
-from harness.bench.delivery import QueueSampler, scan_maildirs, wait_for_drain
+from harness.bench.delivery import QueueSampler, queued_reasons, scan_maildirs, wait_for_drain
 from harness.bench.fingerprint import local_fingerprint, remote_fingerprint
 from harness.bench.generator import run_bench
 from harness.bench.metrics import Outcome
@@ -92,6 +92,8 @@ def run_scenario(
             delivery = report.to_json(accepted_count)
             delivery["ttm_ms"] = percentiles(report.ttm)
             delivery["ttm_cdf_ms"] = _cdf(report.ttm)
+            if report.missing:
+                delivery["still_queued"] = queued_reasons(host)
         # Delivered per second measured the same way on any server: everything accepted,
         # over the time from the first message to an empty queue.
         delivery["drained_rate"] = (

@@ -55,7 +55,7 @@ def test_submission_bench_delivers_every_accepted_message(
     assert out["attempted"] == 300
     assert out["accepted"] == 300, data["errors"]
     delivery = data["delivery"]
-    assert delivery["delivered"] == 300
+    assert delivery["delivered"] == 300, delivery.get("still_queued")
     assert delivery["missing"] == 0
     assert delivery["intact"] is True
     assert delivery["ttm_ms"]["count"] == 300
