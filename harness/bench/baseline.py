@@ -62,13 +62,10 @@ class PostfixTools:
             download = self.tools_dir / "download"
             shutil.rmtree(download, ignore_errors=True)
             download.mkdir(parents=True)
-            done = subprocess.run(
-                ["apt-get", "download", "postfix"],
-                cwd=download,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            done = self._apt_download(download)
+            if done.returncode != 0:  # no package lists yet on a fresh machine
+                subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
+                done = self._apt_download(download)
             debs = list(download.glob("postfix_*.deb"))
             if done.returncode != 0 or not debs:
                 raise BenchError(
@@ -78,6 +75,16 @@ class PostfixTools:
             subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(root)], check=True)
         env = {**os.environ, "LD_LIBRARY_PATH": str(root / "usr/lib/postfix")}
         return root / "usr/sbin", env
+
+    @staticmethod
+    def _apt_download(folder: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["apt-get", "download", "postfix"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     def smtp_source(
         self,
