@@ -15,7 +15,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from harness.errors import BenchError
-from harness.smtp.message import SENT_HEADER, TOKEN_HEADER
+from harness.smtp.message import SENT_HEADER, TOKEN_HEADER, dot_stuff
 
 __all__ = ["Campaign", "RateShape", "load_recipients", "schedule"]
 
@@ -157,8 +157,4 @@ class Campaign:
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
             f"{TOKEN_HEADER}: {token}\r\n{SENT_HEADER}: {sent:.6f}\r\n\r\n"
         )
-        text = body.replace("\r\n", "\n").replace("\n", "\r\n")
-        if not text.endswith("\r\n"):
-            text += "\r\n"
-        text = ("." + text if text.startswith(".") else text).replace("\r\n.", "\r\n..")
-        return headers.encode() + text.encode() + b".\r\n"
+        return headers.encode() + dot_stuff(body.encode()) + b".\r\n"

@@ -17,6 +17,7 @@ import aiosmtplib
 
 from harness.bench.metrics import Metrics, Outcome
 from harness.bench.spec import TargetURL
+from harness.smtp.message import dot_stuff
 from harness.smtp.tls import client_context
 
 __all__ = ["ENGINES", "Session", "SessionError", "open_session"]
@@ -324,15 +325,6 @@ def _refusal(replies: list[tuple[int, str]], recipients: int) -> Result | None:
 
 
 _EOD = b"\r\n.\r\n"
-
-
-def dot_stuff(data: bytes) -> bytes:
-    """CRLF line ends, leading dots doubled, ending in CRLF (RFC 5321 4.5.2)."""
-    body = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    if body.startswith(b"."):
-        body = b"." + body
-    body = body.replace(b"\r\n.", b"\r\n..")
-    return body if body.endswith(b"\r\n") else body + b"\r\n"
 
 
 ENGINES: dict[str, type[Session]] = {"pipelined": PipelinedSession, "aiosmtplib": AiosmtplibSession}

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-__all__ = ["SENT_HEADER", "TOKEN_HEADER", "TokenMessage", "body_digest", "token_message"]
+__all__ = [
+    "SENT_HEADER",
+    "TOKEN_HEADER",
+    "TokenMessage",
+    "body_digest",
+    "dot_stuff",
+    "token_message",
+]
 
 TOKEN_HEADER = "X-Mailstack-Token"  # noqa: S105 -- a header name, not a secret
 SENT_HEADER = "X-Mailstack-Sent"
@@ -49,3 +56,13 @@ def token_message(
     msg[SENT_HEADER] = f"{time.time():.6f}"
     msg.set_content(body)
     return TokenMessage(token=token, message=msg, digest=body_digest(body.encode()))
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """Message text in DATA form: CRLF line ends, leading dots doubled, ending in CRLF
+    (RFC 5321 4.5.2). The caller sends the final ".\\r\\n"."""
+    body = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if body.startswith(b"."):
+        body = b"." + body
+    body = body.replace(b"\r\n.", b"\r\n..")
+    return body if body.endswith(b"\r\n") else body + b"\r\n"

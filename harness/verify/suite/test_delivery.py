@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from harness.smtp.dialogue import SMTPDialogue
-from harness.smtp.message import TokenMessage, body_digest, token_message
+from harness.smtp.message import TokenMessage, body_digest, dot_stuff, token_message
 from harness.smtp.tls import client_context
 from harness.verify.mail import TargetIMAP, body_of, submit
 from harness.verify.targets import Accounts, Target
@@ -65,9 +65,7 @@ def _inbound(target: Target, recipient: str) -> TokenMessage:
         reply = d.cmd(f"RCPT TO:<{recipient}>")
         assert reply.code == 250, reply.text
         assert d.cmd("DATA").code == 354
-        data = msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        data = data.replace(b"\r\n.", b"\r\n..")
-        d.send_raw(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        d.send_raw(dot_stuff(msg.as_bytes()) + b".\r\n")
         reply = d.read()
         assert reply.code == 250, reply.text
         d.cmd("QUIT")

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness.smtp.dialogue import Reply, SMTPDialogue
-from harness.smtp.message import token_message
+from harness.smtp.message import dot_stuff, token_message
 from harness.smtp.tls import client_context
 from harness.verify.targets import Accounts, Target
 
@@ -129,7 +129,7 @@ def test_full_mailbox_is_refused_at_rcpt(target: Target, accounts: Accounts) -> 
         pytest.skip("set mailstack_verify.quota_mailbox and .quota_limit_bytes")
     size = accounts.quota_limit_bytes * 6 // 10
     filler = token_message("probe@client.test", [accounts.quota_mailbox], "quota filler", size)
-    data = filler.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    data = dot_stuff(filler.as_bytes())
     for _attempt in range(3):
         with SMTPDialogue(target.address, target.port("smtp")) as d:
             assert d.cmd("EHLO client.test").code == 250
@@ -140,7 +140,7 @@ def test_full_mailbox_is_refused_at_rcpt(target: Target, accounts: Accounts) -> 
                 assert reply.lines[0].startswith("5.2.2")
                 return
             assert d.cmd("DATA").code == 354
-            d.send_raw(data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+            d.send_raw(data + b".\r\n")
             assert d.read().code == 250
         time.sleep(1)  # let LMTP deliver and the quota count it
     pytest.fail("the quota mailbox still accepted mail after two messages of 60 % of its quota")
