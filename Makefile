@@ -38,10 +38,10 @@ demo: engine
 # The standard set: generator ceiling, stack vs smtp-source, submission into Maildir, time to
 # mailbox at half the peak rate, and Debian's default Postfix as the reference, all in one run.
 bench: engine
-	$(BIN)/mailstack lab up --name bench --topology harness/lab/bench-topology.yml
+	$(BIN)/mailstack lab up --lab bench --topology harness/lab/bench-topology.yml
 	$(BIN)/mailstack converge --lab bench
 	$(BIN)/mailstack bench standard --lab bench --out bench-results/standard.json; \
-	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --name bench; exit $$rc
+	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --lab bench; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check harness tests

@@ -33,6 +33,11 @@ class Paths:
         return self.state / "build"
 
     @property
+    def tools(self) -> Path:
+        """Tools unpacked for the host (Postfix's smtp-source and smtp-sink for bench baselines)."""
+        return self.state / "tools"
+
+    @property
     def engine_log(self) -> Path:
         return self.state / "dockerd.log"
 

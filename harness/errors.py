@@ -8,9 +8,12 @@ from __future__ import annotations
 
 __all__ = [
     "BenchError",
+    "BenchFailedError",
     "BuildError",
     "EngineUnavailableError",
+    "InventoryError",
     "LabError",
+    "LabNotUpError",
     "MailstackError",
     "MirrorError",
     "TopologyError",
@@ -69,6 +72,20 @@ class LabError(MailstackError, RuntimeError):
     exit_code = 5
 
 
+class LabNotUpError(LabError):
+    """A command needs the lab ``lab`` and it is not up; the hint says how to bring it up."""
+
+    def __init__(self, lab: str, *, hint: str | None = None) -> None:
+        self.lab = lab
+        super().__init__(f"lab {lab!r} is not up", hint=hint)
+
+
+class InventoryError(MailstackError, ValueError):
+    """An inventory that does not exist, does not parse, or names no host to act on."""
+
+    exit_code = 2
+
+
 class VerifyError(MailstackError, RuntimeError):
     """The verify suite could not run (as opposed to a check that failed)."""
 
@@ -79,3 +96,9 @@ class BenchError(MailstackError, ValueError):
     """A bench run was asked for something it cannot do; the message names the option."""
 
     exit_code = 2
+
+
+class BenchFailedError(MailstackError, RuntimeError):
+    """A bench run finished but missed its bar (too few accepted, buckets that do not add up)."""
+
+    exit_code = 1

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import MailstackError
+from harness.ansiblecmd import ansible_error, no_hosts_error, run_playbook
+from harness.errors import InventoryError, MailstackError
 
 __all__ = ["PlaybookResult", "run_site"]
 
@@ -29,6 +27,8 @@ class PlaybookResult:
     changed: int = 0
     failed: int = 0
     unreachable: int = 0
+    #: the hosts in the play recap
+    hosts: list[str] = field(default_factory=list)
     #: "host: role : task" for every task that reported a change
     changed_tasks: list[str] = field(default_factory=list)
     output: str = ""
@@ -47,6 +47,7 @@ def parse_output(text: str, result: PlaybookResult) -> None:
             host = line[len("changed: [") :].split("]", 1)[0]
             result.changed_tasks.append(f"{host}: {task}")
         elif m := _RECAP.match(line):
+            result.hosts.append(m["host"])
             result.ok += int(m["ok"])
             result.changed += int(m["changed"])
             result.failed += int(m["failed"])
@@ -67,8 +68,7 @@ def run_site(
     playbook = project / "playbooks" / "site.yml"
     if not playbook.is_file():
         raise MailstackError(f"no playbook at {playbook}", hint="run from the mailstack project")
-    binary = Path(sys.executable).parent / "ansible-playbook"
-    cmd = [str(binary if binary.is_file() else "ansible-playbook"), "-i", inventory, str(playbook)]
+    cmd: list[str] = []
     if check:
         cmd.append("--check")
     if diff:
@@ -80,18 +80,19 @@ def run_site(
     for item in extra_vars or []:
         cmd += ["-e", item]
     started = time.monotonic()
-    done = subprocess.run(
-        cmd,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
-    )
+    done = run_playbook(project, playbook, inventory, cmd)
     result = PlaybookResult(
         returncode=done.returncode,
         seconds=time.monotonic() - started,
         output=done.stdout + done.stderr,
     )
     parse_output(done.stdout, result)
+    if "no hosts to target" in result.output or (result.success and not result.hosts):
+        # An inventory with no mail host would otherwise look like a converged fleet.
+        raise no_hosts_error(inventory, limit)
+    if result.returncode != 0 and not result.hosts:
+        raise InventoryError(
+            f"playbooks/site.yml could not start on {inventory}: {ansible_error(result.output)}",
+            hint=f"check it with ansible-inventory -i {inventory} --graph",
+        )
     return result

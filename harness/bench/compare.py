@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from harness.bench.report import runs_of
+from harness.bench.model import BenchResult, runs_of
 from harness.errors import BenchError
 
 __all__ = ["Comparison", "compare", "parse_percent"]
@@ -34,10 +33,13 @@ class Comparison:
     regressed: bool
 
 
-def compare(base: dict[str, Any], new: dict[str, Any], max_regression: float) -> list[Comparison]:
-    """Accept rate (higher is better) and message p99 (lower is better) of every run in both."""
+def compare(base: BenchResult, new: BenchResult, max_regression: float) -> list[Comparison]:
+    """Accept rate (higher is better) and message p99 (lower is better) of every run in both
+    (two single runs are compared whatever their names)."""
     rows = []
     base_runs, new_runs = runs_of(base), runs_of(new)
+    if base["kind"] == "run" and new["kind"] == "run":
+        new_runs = {base["name"]: new}
     common = [n for n in base_runs if n in new_runs]
     if not common:
         raise BenchError("the two results share no run to compare")
@@ -49,8 +51,9 @@ def compare(base: dict[str, Any], new: dict[str, Any], max_regression: float) ->
             rows.append(
                 Comparison(name, "accept_rate", rate_b, rate_n, change, change < -max_regression)
             )
-        p99_b = (b.get("latency_ms", {}).get("message") or {}).get("p99")
-        p99_n = (n.get("latency_ms", {}).get("message") or {}).get("p99")
+        lat_b, lat_n = b["latency_ms"].get("message"), n["latency_ms"].get("message")
+        p99_b = lat_b["p99"] if lat_b else None
+        p99_n = lat_n["p99"] if lat_n else None
         if p99_b and p99_n:
             change = (p99_b - p99_n) / p99_b
             rows.append(Comparison(name, "p99_ms", p99_b, p99_n, change, change < -max_regression))

@@ -7,11 +7,20 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from testinfra.host import Host
 
-__all__ = ["DeliveryReport", "QueueSampler", "queued_reasons", "scan_maildirs", "wait_for_drain"]
+from harness.bench import stats
+from harness.bench.model import Delivery
+
+__all__ = [
+    "DeliveryReport",
+    "QueueSampler",
+    "delivery_json",
+    "queued_reasons",
+    "scan_maildirs",
+    "wait_for_drain",
+]
 
 # Runs on the mail host: every Maildir file written since START, with its token and send time.
 _SCAN = r"""
@@ -90,20 +99,47 @@ class DeliveryReport:
     first_delivery: float | None = None
     last_delivery: float | None = None
 
-    def to_json(self, accepted: int) -> dict[str, Any]:
-        span = (
-            self.last_delivery - self.first_delivery
-            if self.first_delivery is not None and self.last_delivery is not None
-            else 0.0
-        )
-        return {
-            "accepted": accepted,
-            "delivered": self.delivered,
-            "missing": len(self.missing),
-            "missing_tokens": self.missing[:100],
-            "intact": not self.missing,
-            "delivered_rate": self.delivered / span if span > 0 else None,
-        }
+    @property
+    def delivered_rate(self) -> float | None:
+        """Deliveries per second from the first to the last."""
+        if self.first_delivery is None or self.last_delivery is None:
+            return None
+        span = self.last_delivery - self.first_delivery
+        return self.delivered / span if span > 0 else None
+
+
+def delivery_json(
+    accepted: int,
+    run_seconds: float,
+    drain: float | None,
+    queue: list[tuple[float, int]],
+    report: DeliveryReport | None,
+    still_queued: dict[str, int] | None = None,
+) -> Delivery:
+    """The result's delivery part: ``drain`` is how long the queue took to empty after the
+    last 250 (None: it did not), ``report`` the Maildir scan (None: there was none)."""
+    delivery: Delivery = {
+        "accepted": accepted,
+        # Delivered per second measured the same way on any server: everything accepted,
+        # over the time from the first message to an empty queue.
+        "drained_rate": None if drain is None else round(accepted / (run_seconds + drain), 2),
+        "queue": queue,
+        "queue_max": max((depth for _, depth in queue), default=0),
+        "drain_seconds_after_last_250": None if drain is None else round(drain, 2),
+    }
+    if report is not None:
+        delivery["delivered"] = report.delivered
+        delivery["missing"] = len(report.missing)
+        delivery["missing_tokens"] = report.missing[:100]
+        delivery["intact"] = not report.missing
+        delivery["delivered_rate"] = report.delivered_rate
+        ttm = stats.histogram_of_seconds(report.ttm)
+        if (ttm_ms := stats.summary(ttm)) is not None:
+            delivery["ttm_ms"] = ttm_ms
+            delivery["ttm_cdf_ms"] = stats.cdf(ttm)
+    if still_queued:
+        delivery["still_queued"] = still_queued
+    return delivery
 
 
 def _scan_once(
@@ -113,7 +149,7 @@ def _scan_once(
     root: str,
     seen: dict[str, tuple[float, float]],
 ) -> None:
-    out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {root}")
+    out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {_quote(root)}")
     for line in out.stdout.splitlines():
         try:
             token, sent, delivered = json.loads(line)
@@ -127,10 +163,11 @@ def scan_maildirs(
     host: Host,
     accepted: dict[str, float],
     since: float,
-    root: str = "/var/mail/vhosts",
+    root: str,
     settle: float = 10.0,
 ) -> DeliveryReport:
-    """Join the accepted tokens to what arrived in the Maildirs under ``root``.
+    """Join the accepted tokens to what arrived in the Maildirs under ``root`` (the mail
+    root of the host's inventory: ``<root>/<domain>/<user>/Maildir``).
 
     While tokens are missing it scans again (up to ``settle`` seconds): the last deliveries
     can still be landing when the queue listing already reads empty.

@@ -19,7 +19,7 @@ from typing import Any
 
 import uvloop
 
-from harness.bench.client import Session, SessionError, open_session
+from harness.bench.client import Session, SessionError, engine_class, open_session
 from harness.bench.metrics import Metrics, Outcome
 from harness.bench.spec import BenchSpec
 from harness.errors import BenchError
@@ -173,7 +173,7 @@ async def _session_loop(
             metrics.record_outcome(
                 result.bucket,
                 code=result.code,
-                second=int(time.time() - run_start),
+                at=time.time() - run_start,
                 token=token,
                 sent_at=sent,
                 error=result.error,
@@ -297,6 +297,7 @@ def run_bench(
     spec: BenchSpec, engine: str = "pipelined", progress: Progress | None = None
 ) -> RunResult:
     """Run ``spec`` and return its merged metrics."""
+    engine_class(engine)  # an unknown engine fails here, not in every session
     run_start = time.time()
     started = time.monotonic()
     if spec.workers == 1:

@@ -1,5 +1,6 @@
 """What a bench run counts: outcome buckets that always add up, HDR latency histograms per phase,
-and a per-second timeline. Everything merges, so worker processes can be summed."""
+and a timeline of accepted messages in ticks of TICK_MS. Everything merges, so worker processes
+can be summed."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-__all__ = ["PERCENTILES", "PHASES", "Metrics", "Outcome"]
+from harness.bench import stats
+from harness.bench.model import Percentiles
+
+__all__ = ["PHASES", "TICK_MS", "Metrics", "Outcome"]
 
 #: Latency phases, in the order a session meets them.
 PHASES = ("connect", "banner", "ehlo", "starttls", "auth", "envelope", "data", "message")
-PERCENTILES = (50.0, 90.0, 99.0, 99.9)
-# Microseconds, 1 us .. 10 min, 3 significant digits.
-_LOWEST, _HIGHEST, _DIGITS = 1, 600_000_000, 3
+#: The timeline's resolution: fine enough for 30 buckets in a run of a third of a second (a
+#: quick sink run), and a run of an hour still holds at most 360,000 ticks.
+TICK_MS = 10
+_TICKS_PER_SECOND = 1000 // TICK_MS
 
 
 class Outcome:
@@ -29,10 +34,6 @@ class Outcome:
     ALL = (ACCEPTED, TEMP_FAILED, REJECTED, CONNECTION_ERROR, TIMEOUT)
 
 
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(_LOWEST, _HIGHEST, _DIGITS)
-
-
 @dataclass
 class Metrics:
     """Counts and latencies of one run (or one worker's share of it)."""
@@ -44,7 +45,7 @@ class Metrics:
     _histograms: dict[str, HdrHistogram] = field(default_factory=dict)
     #: raw samples (microseconds) not yet in a histogram: appending is all the hot path does
     _pending: dict[str, list[int]] = field(default_factory=dict)
-    #: whole seconds since the run started -> messages accepted in that second
+    #: ticks of TICK_MS since the run started -> messages accepted in that tick
     timeline: Counter[int] = field(default_factory=Counter)
     #: token -> send time (epoch seconds) of every accepted message
     accepted_tokens: dict[str, float] = field(default_factory=dict)
@@ -62,9 +63,9 @@ class Metrics:
         for phase, samples in self._pending.items():
             hist = self._histograms.get(phase)
             if hist is None:
-                hist = self._histograms[phase] = _histogram()
+                hist = self._histograms[phase] = stats.histogram()
             for value in samples:
-                hist.record_value(max(_LOWEST, min(_HIGHEST, value)))
+                hist.record_value(stats.clamp_us(value))
             samples.clear()
         return self._histograms
 
@@ -73,11 +74,13 @@ class Metrics:
         bucket: str,
         *,
         code: int | None = None,
-        second: int | None = None,
+        at: float | None = None,
         token: str | None = None,
         sent_at: float | None = None,
         error: str | None = None,
     ) -> None:
+        """Count one attempted message; ``at`` is when it was accepted, in seconds since the
+        run started (the timeline's tick)."""
         if bucket not in Outcome.ALL:
             raise ValueError(f"unknown outcome {bucket!r}")
         self.attempted += 1
@@ -85,8 +88,8 @@ class Metrics:
         if code is not None and bucket in (Outcome.TEMP_FAILED, Outcome.REJECTED):
             self.codes.setdefault(bucket, Counter())[str(code)] += 1
         if bucket == Outcome.ACCEPTED:
-            if second is not None:
-                self.timeline[second] += 1
+            if at is not None:
+                self.timeline[max(0, int(at * _TICKS_PER_SECOND))] += 1
             if token is not None and sent_at is not None:
                 self.accepted_tokens[token] = sent_at
         if error:
@@ -100,7 +103,7 @@ class Metrics:
         mine = self.histograms
         for phase, hist in other.histograms.items():
             if phase not in mine:
-                mine[phase] = _histogram()
+                mine[phase] = stats.histogram()
             mine[phase].add(hist)
         self.timeline.update(other.timeline)
         self.accepted_tokens.update(other.accepted_tokens)
@@ -111,15 +114,14 @@ class Metrics:
         """Every attempted message is in exactly one bucket."""
         return sum(self.buckets.values()) == self.attempted
 
-    def summary(self, phase: str) -> dict[str, float]:
-        """Percentiles of ``phase`` in milliseconds (empty when never measured)."""
-        hist = self.histograms.get(phase)
-        if hist is None or hist.get_total_count() == 0:
-            return {}
-        out = {f"p{p:g}": hist.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
-        out["max"] = hist.get_max_value() / 1000
-        out["count"] = hist.get_total_count()
-        return out
+    def summary(self, phase: str) -> Percentiles | None:
+        """Percentiles of ``phase`` in milliseconds (None when never measured)."""
+        return stats.summary(self.histograms.get(phase))
+
+    def accepted_per_tick(self) -> list[int]:
+        """The timeline as dense counts: tick 0 (the start) to the last accepted message."""
+        last = max(self.timeline, default=-1)
+        return [self.timeline.get(tick, 0) for tick in range(last + 1)]
 
     # -- transport between worker processes and into result JSON ----------------------------
 
@@ -146,7 +148,7 @@ class Metrics:
             errors=Counter(data["errors"]),
         )
         for phase, encoded in data["histograms"].items():
-            hist = _histogram()
+            hist = stats.histogram()
             hist.decode_and_add(encoded.encode())
             metrics._histograms[phase] = hist
         return metrics

@@ -1,138 +1,202 @@
-"""People's view of a bench result: a Markdown summary and an HTML page with plots
-(throughput over time, latency CDFs, queue depth), written beside the JSON."""
+"""People's view of a bench result, written beside the JSON: a Markdown summary, and one
+self-contained HTML page (inline CSS, plots as data: URIs) an admin reads at a glance."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
-from typing import Any
 
-import matplotlib
+from harness.bench.header import Header, describe
+from harness.bench.model import BenchResult, check_reportable
+from harness.bench.tables import (
+    Table,
+    baselines_table,
+    delivery_table,
+    environment_table,
+    errors_table,
+    latency_table,
+    ratios_table,
+    runs_table,
+)
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-
-__all__ = ["markdown", "runs_of", "write_report"]
-
-
-def runs_of(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The runs in a result: a suite's named runs, or the single run as 'run'."""
-    if data.get("kind") == "suite":
-        runs: dict[str, dict[str, Any]] = data["runs"]
-        return runs
-    return {"run": data}
+__all__ = ["html_page", "markdown", "write_report"]
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.1f}"
-    return "-" if value is None else str(value)
-
-
-def markdown(data: dict[str, Any]) -> str:
-    lines = ["# mailstack bench", ""]
-    if data.get("ratios"):
-        lines += ["## Ratios (same run)", "", "| ratio | value | goal |", "|---|---|---|"]
-        for name, ratio in data["ratios"].items():
-            lines.append(f"| {name} | {_fmt(ratio.get('value'))} | {ratio.get('goal', '')} |")
-        lines.append("")
-    lines += [
-        "## Runs",
-        "",
-        "| run | target | mode | sessions | messages | accepted/s | accepted | failed | "
-        "p50 ms | p99 ms | delivered | ttm p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+def _summary_tables(data: BenchResult) -> list[Table]:
+    tables = [
+        ratios_table(data),
+        runs_table(data),
+        delivery_table(data),
+        baselines_table(data),
+        errors_table(data),
     ]
-    for name, run in runs_of(data).items():
-        out = run.get("outcomes", {})
-        lat = run.get("latency_ms", {}).get("message", {})
-        dlv = run.get("delivery") or {}
-        failed = out.get("attempted", 0) - out.get("accepted", 0)
-        lines.append(
-            f"| {name} | {run['spec']['target']} | {run['spec']['mode']} | "
-            f"{run['spec']['sessions']} | {out.get('attempted')} | {_fmt(run['accept_rate'])} | "
-            f"{out.get('accepted')} | {failed} | {_fmt(lat.get('p50'))} | {_fmt(lat.get('p99'))} | "
-            f"{_fmt(dlv.get('delivered'))} | {_fmt((dlv.get('ttm_ms') or {}).get('p99'))} |"
-        )
-        if run.get("baseline"):
-            base = run["baseline"]
-            lines.append(
-                f"| {name} (smtp-source) | same | closed | {base['sessions']} | "
-                f"{base['messages']} | {_fmt(base['rate'])} | | | | | | |"
-            )
+    return [t for t in tables if t is not None]
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(table: Table) -> list[str]:
+    align = (
+        ["---:" if cell.kind == "num" else "---" for cell in table.rows[0]] if table.rows else []
+    )
+    lines = [f"## {table.title}", ""]
+    if table.note:
+        lines += [table.note, ""]
+    lines += [
+        "| " + " | ".join(_md_cell(h) for h in table.headers) + " |",
+        "|" + "|".join(align or ["---"] * len(table.headers)) + "|",
+        *("| " + " | ".join(_md_cell(c.text) for c in row) + " |" for row in table.rows),
+        "",
+    ]
+    return lines
+
+
+def markdown(data: BenchResult) -> str:
+    head = describe(data)
+    lines = [
+        f"# {head.title}",
+        "",
+        f"- **Measured:** {head.measured}",
+        f"- **Machine:** {head.machine}",
+        f"- **When:** {head.when}",
+        "- **Reproduce:** " + " or ".join(f"`{c}`" for c in head.commands),
+    ]
+    if head.placeholders:
+        lines[-1] += f" ({head.placeholders})"
     lines.append("")
-    env = data.get("environment") or next(iter(runs_of(data).values())).get("environment")
-    if env:
-        lines += ["## Environment", "", "```", *(f"{k}: {v}" for k, v in env.items()), "```", ""]
+    for table in [*_summary_tables(data), environment_table(data)]:
+        lines += _md_table(table)
     return "\n".join(lines)
 
 
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+# -- HTML --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:15px/1.45 system-ui,sans-serif;color:#1d232a;max-width:1180px;margin:1.5em auto;
+padding:0 1em}
+h1{font-size:1.5em;margin:.2em 0 .5em}h2{font-size:1.15em;margin:1.6em 0 .4em;
+border-bottom:1px solid #d8dde3;padding-bottom:.2em}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25em 1em;margin:0;
+background:#f5f7f9;padding:.8em 1em;border-radius:6px}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0}
+code{background:#eef1f4;padding:.1em .35em;border-radius:4px;font-size:.92em}
+table{border-collapse:collapse;margin:.3em 0;font-size:.92em}
+th,td{border:1px solid #d8dde3;padding:.25em .55em;text-align:left;vertical-align:top}
+th{background:#eef1f4;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.met{background:#e3f4e6;color:#17612a;font-weight:600}
+td.not-met{background:#fbe5e3;color:#8f1d12;font-weight:600}td.info{color:#56606b}
+p.note{color:#56606b;font-size:.88em;margin:.2em 0}
+.panels{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:.6em}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:.6em}
+figure{margin:0}figure img{max-width:100%}figcaption{font-size:.85em;color:#56606b}
+"""
 
 
-def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
-    runs = runs_of(data)
-    plots = []
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    for name, run in runs.items():
-        points = run.get("timeline") or []
-        ax.plot([p["second"] for p in points], [p["accepted"] for p in points], label=name)
-    ax.set(xlabel="second of run", ylabel="accepted / s", title="Throughput over time")
-    ax.legend(fontsize="small")
-    plots.append(("Throughput over time", _png(fig)))
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    for name, run in runs.items():
-        cdf = (run.get("latency_cdf_ms") or {}).get("message")
-        if cdf:
-            ax.plot([max(p[0], 0.001) for p in cdf], [p[1] for p in cdf], marker=".", label=name)
-        ttm = (run.get("delivery") or {}).get("ttm_cdf_ms")
-        if ttm:
-            ax.plot(
-                [max(p[0], 0.001) for p in ttm],
-                [p[1] for p in ttm],
-                linestyle="--",
-                label=f"{name} time-to-mailbox",
-            )
-    ax.set_xscale("log")
-    ax.set(xlabel="latency (ms, log)", ylabel="percentile", title="Latency CDF")
-    ax.legend(fontsize="small")
-    plots.append(("Latency CDF", _png(fig)))
-    queue = {n: (r.get("delivery") or {}).get("queue") for n, r in runs.items()}
-    if any(queue.values()):
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        for name, samples in queue.items():
-            if samples:
-                ax.plot([s[0] for s in samples], [s[1] for s in samples], label=name)
-        ax.set(xlabel="second of run", ylabel="messages queued", title="Queue depth")
-        ax.legend(fontsize="small")
-        plots.append(("Queue depth", _png(fig)))
-    return plots
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
 
 
-def write_report(data: dict[str, Any], out_dir: Path, stem: str = "bench") -> dict[str, Path]:
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{c.kind}">{_esc(c.text)}</td>' if c.kind else f"<td>{_esc(c.text)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in table.rows
+    )
+    note = f'<p class="note">{_esc(table.note)}</p>' if table.note else ""
+    return (
+        f"<section><h2>{_esc(table.title)}</h2>{note}"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>"
+    )
+
+
+def _header(head: Header) -> str:
+    commands = " or ".join(f'<code class="command">{_esc(c)}</code>' for c in head.commands)
+    if head.placeholders:
+        commands += f" <span class='note'>({_esc(head.placeholders)})</span>"
+    facts = (
+        ("Measured", _esc(head.measured)),
+        ("Machine", _esc(head.machine)),
+        ("When", _esc(head.when)),
+        ("Reproduce", commands),
+    )
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    return f'<header><h1>{_esc(head.title)}</h1><dl class="facts">{items}</dl></header>'
+
+
+def _figure(png: str, alt: str, caption: str = "") -> str:
+    cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{_esc(alt)}" src="data:image/png;base64,{png}">{cap}</figure>'
+
+
+def _plots_html(data: BenchResult) -> str:
+    from harness.bench.plots import plots  # noqa: PLC0415 -- matplotlib, only for the page
+
+    p = plots(data)
+    parts = [
+        "<section><h2>Throughput over time</h2><p class='note'>One panel per run, each on its "
+        "own scale: accepted messages per second in buckets sized to the run.</p>"
+        '<div class="panels">'
+        + "".join(_figure(png, f"Throughput: {name}") for name, png in p.throughput)
+        + "</div></section>"
+    ]
+    if p.latency_nines and p.latency_cdf:
+        parts.append(
+            "<section><h2>Latency</h2><p class='note'>From when a message was due to its 250. "
+            "Left: latency at each percentile, one more nine per step to the right; right: "
+            "the same distribution as a CDF.</p><div class='pair'>"
+            + _figure(p.latency_nines, "Message latency by percentile (nines)")
+            + _figure(p.latency_cdf, "Message latency CDF")
+            + "</div></section>"
+        )
+    if p.ttm_nines:
+        parts.append(
+            "<section><h2>Time to mailbox</h2><p class='note'>From the send time in each "
+            "message to its file in the Maildir.</p>"
+            + _figure(p.ttm_nines, "Time to mailbox by percentile (nines)")
+            + "</section>"
+        )
+    if p.queue:
+        parts.append(
+            "<section><h2>Queue depth</h2>"
+            + _figure(p.queue, "Postfix queue depth over time")
+            + "</section>"
+        )
+    return "".join(parts)
+
+
+def html_page(data: BenchResult) -> str:
+    head = describe(data)
+    body = (
+        _header(head)
+        + "".join(_html_table(t) for t in _summary_tables(data))
+        + _plots_html(data)
+        + _html_table(latency_table(data))
+        + _html_table(environment_table(data))
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(head.title)}</title><style>{_CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def write_report(data: BenchResult, out_dir: Path, stem: str = "bench") -> dict[str, Path]:
     """Write ``stem``.md and ``stem``.html into ``out_dir``; returns their paths."""
+    check_reportable(data, str(out_dir / f"{stem}.json"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    md = markdown(data)
     md_path = out_dir / f"{stem}.md"
-    md_path.write_text(md)
-    figures = "".join(
-        f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
-        f'src="data:image/png;base64,{png}">'
-        for title, png in _plots(data)
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>mailstack bench</title>"
-        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
-        "pre{background:#f4f4f4;padding:1em;overflow:auto}</style></head><body>"
-        f"<pre>{html.escape(md)}</pre>{figures}</body></html>"
-    )
+    md_path.write_text(markdown(data))
     html_path = out_dir / f"{stem}.html"
-    html_path.write_text(page)
+    html_path.write_text(html_page(data))
     return {"markdown": md_path, "html": html_path}

@@ -14,11 +14,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from testinfra.host import Host
 
 from harness.bench.baseline import PostfixTools
-from harness.bench.delivery import QueueSampler, queued_reasons, scan_maildirs, wait_for_drain
+from harness.bench.delivery import (
+    QueueSampler,
+    delivery_json,
+    queued_reasons,
+    scan_maildirs,
+    wait_for_drain,
+)
 from harness.bench.fingerprint import local_fingerprint, remote_fingerprint
-from harness.bench.generator import run_bench
+from harness.bench.generator import RunResult, run_bench
 from harness.bench.metrics import Outcome
-from harness.bench.result import percentiles, run_json
+from harness.bench.model import Baseline, BenchRun, Delivery, Environment
+from harness.bench.result import run_json
 from harness.bench.spec import BenchSpec
 from harness.errors import BenchError
 from harness.ui import err_console
@@ -54,20 +61,27 @@ def run_scenario(
     name: str,
     spec: BenchSpec,
     *,
+    maildir_root: str | None,
     engine: str = "pipelined",
     host: Host | None = None,
-    maildir_root: str | None = "/var/mail/vhosts",
     baseline: PostfixTools | None = None,
     drain_timeout: float = 180.0,
     warmup: int = 0,
     repeats: int = 1,
-) -> dict[str, Any]:
-    """Run ``spec``; with ``host`` also track the queue and delivery; returns result JSON.
+) -> BenchRun:
+    """Run ``spec``; with ``host`` also track the queue and, under ``maildir_root`` (the
+    host's mail root from its inventory; None: no Maildir scan), delivery.
 
     ``warmup`` messages go first and are not counted: they open the way past first-contact
     costs (postscreen's greeting test caches a client for a day) that would otherwise fall on
     whichever of mailstack and the baseline runs first.
     """
+    if host is not None and maildir_root == "":
+        raise BenchError(
+            f"bench {name!r}: the tracked mail host has an empty mail root, so its Maildirs "
+            "cannot be found",
+            hint="set the mailbox location in the host's inventory, or skip delivery tracking",
+        )
     if warmup:
         run_bench(
             replace(
@@ -81,70 +95,66 @@ def run_scenario(
     with _progress(name, spec.messages) as update, sampler or nullcontext():
         run = run_bench(spec, engine, progress=update)
         drain = wait_for_drain(host, drain_timeout) if host is not None else None
-    data = run_json(run)
-    data["name"] = name
-    data["environment"] = {"client": local_fingerprint()}
+    environment: Environment = {"client": local_fingerprint()}
+    delivery: Delivery | None = None
     if host is not None and sampler is not None:
-        accepted_count = run.metrics.buckets[Outcome.ACCEPTED]
-        delivery: dict[str, Any] = {"accepted": accepted_count}
+        report = still_queued = None
         if maildir_root:
             report = scan_maildirs(host, run.metrics.accepted_tokens, run.started, maildir_root)
-            delivery = report.to_json(accepted_count)
-            delivery["ttm_ms"] = percentiles(report.ttm)
-            delivery["ttm_cdf_ms"] = _cdf(report.ttm)
-            if report.missing:
-                delivery["still_queued"] = queued_reasons(host)
-        # Delivered per second measured the same way on any server: everything accepted,
-        # over the time from the first message to an empty queue.
-        delivery["drained_rate"] = (
-            round(accepted_count / (run.seconds + drain), 2) if drain is not None else None
+            still_queued = queued_reasons(host) if report.missing else None
+        accepted = run.metrics.buckets[Outcome.ACCEPTED]
+        delivery = delivery_json(
+            accepted, run.seconds, drain, sampler.samples, report, still_queued
         )
-        delivery["queue"] = sampler.samples
-        delivery["queue_max"] = max((d for _, d in sampler.samples), default=0)
-        delivery["drain_seconds_after_last_250"] = None if drain is None else round(drain, 2)
+        environment["server"] = remote_fingerprint(host)
+    data = run_json(run, name, environment)
+    if delivery is not None:
         data["delivery"] = delivery
-        data["environment"]["server"] = remote_fingerprint(host)
     if baseline is not None:
-        ours = [run.accept_rate]
-        data["baseline"] = _baseline(spec, baseline, host, drain_timeout)
-        theirs = [data["baseline"]["rate"]]
-        # More pairs in A-B, B-A, A-B... order: the server slows as mailboxes grow, so whoever
-        # always went first would look faster. Each side starts on a drained queue.
-        for i in range(1, repeats):
-            first_ours = i % 2 == 0
-            if not first_ours:
-                theirs.append(_baseline(spec, baseline, host, drain_timeout)["rate"])
-            ours.append(run_bench(spec, engine).accept_rate)
-            if host is not None:
-                wait_for_drain(host, drain_timeout)
-            if first_ours:
-                theirs.append(_baseline(spec, baseline, host, drain_timeout)["rate"])
-        data["baseline"]["rate"] = round(statistics.median(theirs), 2)
-        data["baseline"]["rates"] = theirs
-        data["accept_rates"] = [round(r, 2) for r in ours]
-        data["accept_rate_median"] = round(statistics.median(ours), 2)
-        pair_ratios = [a / b for a, b in zip(ours, theirs, strict=True) if b > 0]
-        data["pair_ratios"] = [round(r, 3) for r in pair_ratios]
-        data["ratio_vs_smtp_source"] = (
-            round(statistics.geometric_mean(pair_ratios), 3) if pair_ratios else None
-        )
+        _add_baseline(data, run, spec, engine, baseline, host, drain_timeout, repeats)
     return data
 
 
-def _cdf(values: list[float]) -> list[list[float]]:
-    if not values:
-        return []
-    ordered = sorted(values)
-    points = []
-    for q in (0, 10, 25, 50, 75, 90, 95, 99, 99.9, 100):
-        index = min(len(ordered) - 1, int(q / 100 * (len(ordered) - 1)))
-        points.append([ordered[index] * 1000, q])
-    return points
+def _add_baseline(
+    data: BenchRun,
+    run: RunResult,
+    spec: BenchSpec,
+    engine: str,
+    tools: PostfixTools,
+    host: Host | None,
+    drain_timeout: float,
+    repeats: int,
+) -> None:
+    """smtp-source against the same target, and the ratio of the two rates."""
+    ours = [run.accept_rate]
+    base = _baseline(spec, tools, host, drain_timeout)
+    theirs = [base["rate"]]
+    # More pairs in A-B, B-A, A-B... order: the server slows as mailboxes grow, so whoever
+    # always went first would look faster. Each side starts on a drained queue.
+    for i in range(1, repeats):
+        first_ours = i % 2 == 0
+        if not first_ours:
+            theirs.append(_baseline(spec, tools, host, drain_timeout)["rate"])
+        ours.append(run_bench(spec, engine).accept_rate)
+        if host is not None:
+            wait_for_drain(host, drain_timeout)
+        if first_ours:
+            theirs.append(_baseline(spec, tools, host, drain_timeout)["rate"])
+    base["rate"] = round(statistics.median(theirs), 2)
+    base["rates"] = theirs
+    data["baseline"] = base
+    data["accept_rates"] = [round(r, 2) for r in ours]
+    data["accept_rate_median"] = round(statistics.median(ours), 2)
+    pair_ratios = [a / b for a, b in zip(ours, theirs, strict=True) if b > 0]
+    data["pair_ratios"] = [round(r, 3) for r in pair_ratios]
+    data["ratio_vs_smtp_source"] = (
+        round(statistics.geometric_mean(pair_ratios), 3) if pair_ratios else None
+    )
 
 
 def _baseline(
     spec: BenchSpec, tools: PostfixTools, host: Host | None, drain_timeout: float
-) -> dict[str, Any]:
+) -> Baseline:
     if spec.target.tls or spec.target.user:
         raise BenchError(
             "the smtp-source baseline speaks plain SMTP only",
@@ -168,4 +178,5 @@ def _baseline(
         "size": result.size,
         "seconds": round(result.seconds, 3),
         "rate": round(result.rate, 2),
+        "rates": [round(result.rate, 2)],
     }

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Any
 
 from harness.bench.baseline import PostfixTools
 from harness.bench.fingerprint import local_fingerprint
-from harness.bench.result import SCHEMA
+from harness.bench.model import SCHEMA, BenchRun, BenchSuite, Environment, make_ratio
 from harness.bench.scenario import run_scenario
 from harness.bench.spec import BenchSpec, SizeDistribution, TargetURL, parse_target
 from harness.bench.targets import lab_target
+from harness.errors import BenchError
 from harness.lab.state import LabState
 from harness.remote import inventory_host
 from harness.ui import step
 
-__all__ = ["StandardSize", "run_standard"]
+__all__ = ["StandardSize", "run_standard", "suite_result"]
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,16 @@ class StandardSize:
     def quick(cls) -> StandardSize:
         return cls(sink_messages=2000, stack_messages=200, sessions=4, ttm_seconds=5.0, repeats=1)
 
+    @property
+    def label(self) -> str:
+        return "quick" if self == StandardSize.quick() else "full"
 
-def _ratio(value: float | None, goal: str) -> dict[str, Any]:
-    return {"value": None if value is None else round(value, 3), "goal": goal}
 
-
-def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> dict[str, Any]:
+def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> BenchSuite:
     """Run the standard set on a bench lab (mx1 provisioned, ref untouched)."""
     inventory = str(state.inventory)
     sizes = SizeDistribution.parse(size.size)
-    runs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, BenchRun] = {}
     mx1 = inventory_host("mx1", inventory)
 
     with tools.smtp_sink() as port, step("sink: generator ceiling"):
@@ -65,9 +65,16 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> di
             sessions=size.sessions,
             sizes=sizes,
         )
-        runs["sink"] = run_scenario("sink", spec, baseline=tools, repeats=size.repeats)
+        runs["sink"] = run_scenario(
+            "sink", spec, maildir_root=None, baseline=tools, repeats=size.repeats
+        )
 
     smtp, target = lab_target(inventory, "mx1", "smtp")
+    if not target.mail_root:
+        raise BenchError(
+            f"host mx1 of {inventory} has no mail root: the bench cannot find its Maildirs",
+            hint="the inventory's dovecot settings must name the mailbox location",
+        )
     rcpts = tuple(a for a in (target.accounts.mailbox, target.accounts.other_mailbox) if a)
     stack = BenchSpec(
         target=smtp,
@@ -85,6 +92,7 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> di
             "stack-25",
             replace(stack, messages=max(50, size.stack_messages // size.repeats)),
             host=mx1,
+            maildir_root=target.mail_root,
             baseline=tools,
             warmup=size.sessions,
             repeats=size.repeats,
@@ -93,13 +101,17 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> di
     submission, _ = lab_target(inventory, "mx1", "submission")
     peak = replace(stack, target=submission, sender=target.accounts.mailbox, pipelining=True)
     with step("stack-587: STARTTLS + AUTH into Maildir"):
-        runs["stack-587"] = run_scenario("stack-587", peak, host=mx1, warmup=size.sessions)
+        runs["stack-587"] = run_scenario(
+            "stack-587", peak, host=mx1, maildir_root=target.mail_root, warmup=size.sessions
+        )
 
-    delivered = runs["stack-587"]["delivery"].get("drained_rate") or 10.0
+    delivered = _drained_rate(runs["stack-587"]) or 10.0
     half = max(1.0, delivered / 2)
     open_loop = replace(peak, rate=half, messages=max(10, round(half * size.ttm_seconds)))
     with step(f"ttm-half: open loop at {half:.0f} msg/s"):
-        runs["ttm-half"] = run_scenario("ttm-half", open_loop, host=mx1)
+        runs["ttm-half"] = run_scenario(
+            "ttm-half", open_loop, host=mx1, maildir_root=target.mail_root
+        )
 
     ref = state.host("ref")
     if ref is not None:
@@ -114,29 +126,45 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> di
                 warmup=size.sessions,
             )
 
-    stack_rate = runs["stack-25"]["delivery"].get("drained_rate")
-    ref_rate = (runs.get("ref", {}).get("delivery") or {}).get("drained_rate")
+    return suite_result(runs, lab=state.name, size=size.label)
+
+
+def _drained_rate(run: BenchRun | None) -> float | None:
+    delivery = None if run is None else run.get("delivery")
+    return None if delivery is None else delivery["drained_rate"]
+
+
+def suite_result(runs: dict[str, BenchRun], *, lab: str, size: str) -> BenchSuite:
+    """The suite from its runs (sink, stack-25, stack-587, ttm-half and, optionally, ref):
+    the ratios that answer the standard questions, each against its goal."""
+    stack_rate, ref_rate = _drained_rate(runs["stack-25"]), _drained_rate(runs.get("ref"))
+    ttm_delivery = runs["ttm-half"].get("delivery")
+    ttm = None if ttm_delivery is None else ttm_delivery.get("ttm_ms")
     ratios = {
-        "sink: mailstack / smtp-source": _ratio(runs["sink"].get("ratio_vs_smtp_source"), ">= 0.5"),
-        "stack-25: mailstack / smtp-source": _ratio(
+        "sink: mailstack / smtp-source": make_ratio(
+            runs["sink"].get("ratio_vs_smtp_source"), ">= 0.5"
+        ),
+        "stack-25: mailstack / smtp-source": make_ratio(
             runs["stack-25"].get("ratio_vs_smtp_source"), "0.95 .. 1.05"
         ),
-        "delivered/s: stack / Debian default": _ratio(
+        "delivered/s: stack / Debian default": make_ratio(
             stack_rate / ref_rate if stack_rate and ref_rate else None, "report"
         ),
-        "ttm p99 at half peak (s)": _ratio(
-            (runs["ttm-half"]["delivery"].get("ttm_ms") or {}).get("p99", 0) / 1000, "<= 1"
-        ),
+        # None when nothing was delivered: no number, so no pass
+        "ttm p99 at half peak (s)": make_ratio(None if ttm is None else ttm["p99"] / 1000, "<= 1"),
     }
+    environment: Environment = {"client": local_fingerprint()}
+    server = runs["stack-587"]["environment"].get("server")
+    if server is not None:
+        environment["server"] = server
     return {
         "schema": SCHEMA,
         "kind": "suite",
         "started": dt.datetime.now(dt.UTC).isoformat(),
+        "lab": lab,
+        "size": size,
         "accept_rate": runs["stack-587"]["accept_rate"],
         "ratios": ratios,
         "runs": runs,
-        "environment": {
-            "client": local_fingerprint(),
-            "server": runs["stack-587"]["environment"].get("server"),
-        },
+        "environment": environment,
     }

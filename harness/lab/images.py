@@ -118,6 +118,32 @@ def _prepare_tree(root: Path, distro: Distro, mirror: Mirror) -> None:
     (root / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True)
 
 
+def mounts_below(root: Path, mounts_text: str) -> list[Path]:
+    """Mount points at or below ``root`` in a /proc/self/mounts text, deepest first."""
+    found = []
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        # /proc/self/mounts escapes blanks and backslashes as octal (\040).
+        point = Path(fields[1].encode().decode("unicode_escape"))
+        if point == root or root in point.parents:
+            found.append(point)
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount_below(root: Path) -> None:
+    """Unmount what a build left mounted in ``root`` (debootstrap mounts /proc there and leaves
+    it when its unmount is busy); never delete or archive a tree with a live mount in it."""
+    resolved = root.resolve()
+    for point in mounts_below(resolved, Path("/proc/self/mounts").read_text()):
+        done = subprocess.run(["umount", str(point)], capture_output=True, check=False)
+        if done.returncode != 0:
+            subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+    if mounts_below(resolved, Path("/proc/self/mounts").read_text()):
+        raise BuildError(f"cannot unmount what debootstrap left mounted below {root}")
+
+
 class ImageBuilder:
     """Builds (or finds) the lab image for a distro and package set."""
 
@@ -159,6 +185,8 @@ class ImageBuilder:
         ensure_host_packages({"debootstrap": "debootstrap"}, "building lab images")
         work = self.build_dir / tag.replace("/", "_").replace(":", "_")
         root, tarball, log = work / "rootfs", work / "rootfs.tar", work / "debootstrap.log"
+        if work.exists():
+            unmount_below(work)
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
@@ -179,12 +207,23 @@ class ImageBuilder:
                         # A mirror caught mid-sync serves an index and not its debs; once more.
                         if attempt == _DEBOOTSTRAP_ATTEMPTS:
                             raise
+                        unmount_below(root)
                         shutil.rmtree(root, ignore_errors=True)
+                unmount_below(root)
                 _prepare_tree(root, distro, self.mirror)
                 debootstrap_s = s.elapsed
             with step(f"import {tag}") as s:
                 subprocess.run(
-                    ["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."],
+                    [
+                        "tar",
+                        "--numeric-owner",
+                        "--one-file-system",
+                        "-C",
+                        str(root),
+                        "-cf",
+                        str(tarball),
+                        ".",
+                    ],
                     check=True,
                 )
                 self.client.api.import_image_from_file(
@@ -200,6 +239,7 @@ class ImageBuilder:
                     raise BuildError(f"docker import produced no image {tag}")
                 return debootstrap_s + s.elapsed
         finally:
+            unmount_below(root)
             shutil.rmtree(root, ignore_errors=True)
             tarball.unlink(missing_ok=True)
 

@@ -11,9 +11,7 @@ from typing import Any
 
 import yaml
 
-from harness.config import paths
-from harness.errors import MailstackError
-from harness.lab.names import validate_lab_name
+from harness.lab.require import require_lab
 from harness.lab.sshkeys import known_hosts_line
 from harness.lab.state import LabState
 
@@ -88,13 +86,7 @@ def write_known_hosts(state: LabState) -> Path:
 
 
 def resolve_inventory(lab_name: str, inventory: str | None) -> str:
-    """The inventory to act on: the one given, else the lab's generated one."""
+    """The inventory to act on: the one given, else the generated one of the lab (up)."""
     if inventory:
         return inventory
-    state = LabState.load(paths().lab(validate_lab_name(lab_name)))
-    if state is None:
-        raise MailstackError(
-            f"lab {lab_name!r} is not up and no inventory was given",
-            hint=f"mailstack lab up --name {lab_name}, or pass -i INVENTORY",
-        )
-    return str(state.inventory)
+    return str(require_lab(lab_name).inventory)

@@ -1,26 +1,23 @@
-"""What the verify suite checks, read from an Ansible inventory: hosts, addresses, accounts.
+"""What the verify suite checks, read from an Ansible inventory: hosts, addresses, accounts, and
+the settings each check depends on.
 
-Variables are rendered by Ansible itself (a local ``debug`` task, no connection to the hosts), so
-vault-held and templated values arrive as the roles see them.
+Everything comes from one run of harness/resolve.yml (see harness/hosts.py): the values the
+roles themselves would use on that host — inventory over role defaults — so a check holds for
+any valid inventory, never only for the defaults.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import re
 import socket
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from harness.errors import VerifyError
+from harness.hosts import resolve_hosts
 
-__all__ = ["Accounts", "Target", "load_targets"]
+__all__ = ["STANDARD_PORTS", "Accounts", "Target", "load_targets", "quota_bytes"]
 
-#: Standard ports, used where the inventory does not map them (a real server).
+#: The IANA ports of each service (the roles listen on these; a lab maps them to others).
 STANDARD_PORTS = {
     "ssh": 22,
     "smtp": 25,
@@ -29,24 +26,21 @@ STANDARD_PORTS = {
     "imap": 143,
     "imaps": 993,
 }
-_RENDER = (
-    "{{ {"
-    "'ansible_host': ansible_host | default(inventory_hostname),"
-    "'lab_ports': mailstack_lab_ports | default({}),"
-    "'lab_fqdn': mailstack_lab_fqdn | default(''),"
-    "'lab_ip': mailstack_lab_ip | default(''),"
-    "'postfix_hostname': postfix_hostname | default(''),"
-    "'size_limit': postfix_message_size_limit | default(26214400),"
-    "'ca_file': tls_ca_certificate_src | default(''),"
-    "'verify': mailstack_verify | default({}),"
-    "'domains': mail_accounts_domains | default([]) | map(attribute='name') | list"
-    "} | to_json }}"
-)
+_QUOTA = re.compile(r"^([0-9]+)([KMGT]?)$")
+
+
+def quota_bytes(text: str) -> int:
+    """A Dovecot quota size ("1M", "2G", "0" for none) in bytes (Dovecot's units are 1024)."""
+    m = _QUOTA.match(str(text).strip().upper())
+    if not m:
+        return 0
+    return int(m[1]) * int(1024 ** " KMGT".index(m[2] or " "))
 
 
 @dataclass(frozen=True)
 class Accounts:
-    """Test accounts named by ``mailstack_verify`` in the inventory."""
+    """Test accounts named by ``mailstack_verify`` in the inventory, with what the accounts
+    data says about them."""
 
     mailbox: str = ""
     password: str = ""
@@ -54,14 +48,20 @@ class Accounts:
     other_password: str = ""
     alias: str = ""
     alias_targets: tuple[str, ...] = ()
-    catch_all_domain: str = ""
     quota_mailbox: str = ""
+    #: the quota of quota_mailbox, from mail_accounts (0: none)
     quota_limit_bytes: int = 0
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        """The mailboxes whose password the suite knows."""
+        known = {self.mailbox: self.password, self.other_mailbox: self.other_password}
+        return {box: pw for box, pw in known.items() if box and pw}
 
 
 @dataclass(frozen=True)
 class Target:
-    """One mail host as the suite reaches it."""
+    """One mail host as the suite reaches it, and the settings its checks read."""
 
     name: str
     inventory: str
@@ -75,36 +75,33 @@ class Target:
     ipv6_address: str = ""
     #: the container's own address on the lab bridge (lab hosts only)
     lab_ip: str = ""
+    #: root of the mailboxes on the host (<root>/<domain>/<user>/Maildir), from the inventory
+    mail_root: str = ""
+    #: services switched on in the inventory (smtp always; submission, submissions by switch)
+    services: frozenset[str] = frozenset({"smtp", "submission", "submissions"})
+    quota_enabled: bool = True
+    quota_check_enabled: bool = True
+    quota_status_address: str = ""
+    quota_status_port: int = 0
+    #: SASL mechanisms offered after TLS, upper case as EHLO shows them
+    auth_mechanisms: frozenset[str] = frozenset()
+    #: catch-all domain -> the address that receives its unknown local parts
+    catch_alls: dict[str, str] = field(default_factory=dict)
 
     def port(self, service: str) -> int:
         return self.ports[service]
 
-
-def _ansible_bin(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() else (shutil.which(name) or name)
-
-
-def _run(cmd: list[str]) -> str:
-    done = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env={**os.environ, "ANSIBLE_VERBOSITY": "0", "ANSIBLE_NOCOLOR": "1"},
-    )
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise VerifyError(
-            f"{Path(cmd[0]).name} failed on the inventory: {' '.join(last) or 'no output'}",
-            hint="check the inventory with ansible-inventory --list",
-        )
-    return done.stdout
+    @property
+    def domains_without_catch_all(self) -> tuple[str, ...]:
+        return tuple(d for d in self.domains if d not in self.catch_alls)
 
 
-def _accounts(raw: dict[str, Any], aliases: dict[str, list[str]]) -> Accounts:
+def _accounts(raw: dict[str, Any], data: dict[str, Any]) -> Accounts:
+    aliases = {a["address"]: list(a.get("to") or []) for a in data.get("aliases") or []}
+    quotas = {b["address"]: str(b.get("quota") or "") for b in data.get("mailboxes") or []}
     alias = str(raw.get("alias", ""))
+    quota_mailbox = str(raw.get("quota_mailbox", ""))
+    quota = quotas.get(quota_mailbox) or str(data.get("default_quota", "0"))
     return Accounts(
         mailbox=str(raw.get("mailbox", "")),
         password=str(raw.get("password", "")),
@@ -112,9 +109,8 @@ def _accounts(raw: dict[str, Any], aliases: dict[str, list[str]]) -> Accounts:
         other_password=str(raw.get("other_password", raw.get("password", ""))),
         alias=alias,
         alias_targets=tuple(aliases.get(alias, [])),
-        catch_all_domain=str(raw.get("catch_all_domain", "")),
-        quota_mailbox=str(raw.get("quota_mailbox", "")),
-        quota_limit_bytes=int(raw.get("quota_limit_bytes", 0)),
+        quota_mailbox=quota_mailbox,
+        quota_limit_bytes=quota_bytes(quota) if quota_mailbox else 0,
     )
 
 
@@ -127,63 +123,46 @@ def _ipv6_of(address: str) -> str:
     return str(infos[0][4][0]) if infos else ""
 
 
-def load_targets(inventory: str, group: str = "mail", limit: str | None = None) -> list[Target]:
-    """The hosts of ``group`` (all hosts when the group is absent) in ``inventory``."""
-    if not Path(inventory).exists():
-        raise VerifyError(f"inventory {inventory!r} does not exist", hint="pass -i PATH")
-    listing = json.loads(_run([_ansible_bin("ansible-inventory"), "-i", inventory, "--list"]))
-    pattern = group if group in listing else "all"
-    hosts_cmd = [_ansible_bin("ansible"), pattern, "-i", inventory, "-o"]
-    if limit:
-        hosts_cmd += ["--limit", limit]
-    out = _run([*hosts_cmd, "-m", "ansible.builtin.debug", "-a", f"msg={_RENDER}"])
-    aliases_out = _run(
-        [
-            *hosts_cmd,
-            "-m",
-            "ansible.builtin.debug",
-            "-a",
-            "msg={{ mail_accounts_aliases | default([]) | items2dict(key_name='address', "
-            "value_name='to') | to_json }}",
-        ]
+def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
+    """A Target from one host's resolved settings (harness/resolve.yml)."""
+    lab_ports = {int(k): int(v) for k, v in (data.get("lab_ports") or {}).items()}
+    services = {"smtp"} | {s for s in ("submission", "submissions") if data.get(s)}
+    ipv6 = ""
+    if lab_ports:
+        ports = {svc: lab_ports.get(p, p) for svc, p in STANDARD_PORTS.items()}
+        address = "127.0.0.1"
+    else:
+        ports = dict(STANDARD_PORTS)
+        address = str(data["ansible_host"])
+        ipv6 = _ipv6_of(address)
+    domains = data.get("domains") or []
+    return Target(
+        name=name,
+        inventory=inventory,
+        address=address,
+        tls_name=str(data.get("lab_fqdn") or data.get("hostname") or name),
+        ports=ports,
+        size_limit=int(data["size_limit"]),
+        ca_file=str(data.get("ca_file") or ""),
+        domains=tuple(str(d["name"]) for d in domains),
+        accounts=_accounts(data.get("verify") or {}, data),
+        ipv6_address=ipv6,
+        lab_ip=str(data.get("lab_ip") or ""),
+        mail_root=str(data["mail_root"]),
+        services=frozenset(services),
+        quota_enabled=bool(data["quota"]),
+        quota_check_enabled=bool(data["quota_check"]),
+        quota_status_address=str(data["quota_status_address"]),
+        quota_status_port=int(data["quota_status_port"]),
+        auth_mechanisms=frozenset(str(m).upper() for m in data.get("auth_mechanisms") or []),
+        catch_alls={str(d["name"]): str(d["catch_all"]) for d in domains if d.get("catch_all")},
     )
-    alias_maps = {
-        line.split(" | ", 1)[0]: json.loads(json.loads(line.split(" => ", 1)[1])["msg"])
-        for line in aliases_out.splitlines()
-        if " | SUCCESS => " in line
-    }
-    targets = []
-    for line in out.splitlines():
-        if " | SUCCESS => " not in line:
-            continue
-        name = line.split(" | ", 1)[0]
-        data = json.loads(json.loads(line.split(" => ", 1)[1])["msg"])
-        lab_ports = {int(k): int(v) for k, v in (data["lab_ports"] or {}).items()}
-        ipv6 = ""
-        if lab_ports:
-            ports = {svc: lab_ports.get(p, p) for svc, p in STANDARD_PORTS.items()}
-            address = "127.0.0.1"
-        else:
-            ports = dict(STANDARD_PORTS)
-            address = str(data["ansible_host"])
-            ipv6 = _ipv6_of(address)
-        targets.append(
-            Target(
-                name=name,
-                inventory=inventory,
-                address=address,
-                tls_name=data["lab_fqdn"] or data["postfix_hostname"] or name,
-                ports=ports,
-                size_limit=int(data["size_limit"]),
-                ca_file=str(data["ca_file"]),
-                domains=tuple(data["domains"]),
-                accounts=_accounts(data["verify"] or {}, alias_maps.get(name, {})),
-                ipv6_address=ipv6,
-                lab_ip=str(data["lab_ip"]),
-            )
-        )
-    if not targets:
-        raise VerifyError(
-            f"no hosts in group {pattern!r} of {inventory}", hint="put the mail servers in 'mail'"
-        )
-    return targets
+
+
+def load_targets(inventory: str, limit: str | None = None) -> list[Target]:
+    """The hosts of group ``mail`` in ``inventory`` (narrowed by ``limit``); an inventory that
+    does not parse, or leaves no host, is an InventoryError."""
+    return [
+        target_of(name, inventory, data)
+        for name, data in resolve_hosts(inventory, limit=limit).items()
+    ]

@@ -81,7 +81,7 @@ def main_lab(
     """A lab with a Debian 12 and a Debian 13 host, up for the whole session."""
     topo = tmp_path_factory.mktemp("topo") / "two.yml"
     topo.write_text(TWO_DISTROS)
-    data = run_cli("lab", "up", "--name", MAIN_LAB, "--topology", str(topo))
+    data = run_cli("lab", "up", "--lab", MAIN_LAB, "--topology", str(topo))
     yield data
     Lab(engine, lab_paths, MAIN_LAB).down()
 

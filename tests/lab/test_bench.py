@@ -49,7 +49,13 @@ def test_submission_bench_delivers_every_accepted_message(
         sessions=4,
         recipients_per_message=1,
     )
-    data = run_scenario("t", spec, host=inventory_host("mx2", inventory), warmup=4)
+    data = run_scenario(
+        "t",
+        spec,
+        host=inventory_host("mx2", inventory),
+        maildir_root=target.mail_root,
+        warmup=4,
+    )
     out = data["outcomes"]
     assert out["balanced"]
     assert out["attempted"] == 300
@@ -64,7 +70,7 @@ def test_submission_bench_delivers_every_accepted_message(
         assert data["latency_ms"][phase]["count"] > 0, phase
     assert data["environment"]["server"]["postfix"]
     written = write_report(data, tmp_path, "t")
-    assert written["html"].read_text().count("data:image/png;base64,") == 3
+    assert written["html"].read_text().count("data:image/png;base64,") == 5
 
 
 def test_refused_messages_land_in_the_rejected_bucket_by_code(
@@ -134,7 +140,7 @@ def test_open_loop_and_workers_account_for_every_message(
 
 
 def test_sink_and_smtp_source_baseline_in_one_result(lab_paths: Paths) -> None:
-    tools = PostfixTools(lab_paths.state / "tools")
+    tools = PostfixTools(lab_paths.tools)
     with tools.smtp_sink() as port:
         spec = BenchSpec(
             target=parse_target(f"smtp://127.0.0.1:{port}"),
@@ -143,7 +149,7 @@ def test_sink_and_smtp_source_baseline_in_one_result(lab_paths: Paths) -> None:
             messages=500,
             sessions=2,
         )
-        data = run_scenario("sink", spec, baseline=tools)
+        data = run_scenario("sink", spec, maildir_root=None, baseline=tools)
     assert data["outcomes"]["accepted"] == 500
     assert data["baseline"]["messages"] == 500
     assert data["baseline"]["rate"] > 0
@@ -183,7 +189,7 @@ def test_bench_cli_writes_json_and_compare_gates(
     )
     assert gate.returncode == 1
     assert "REGRESSED" in gate.stdout
-    report = _mailstack("report", str(out))
+    report = _mailstack("bench", "report", str(out))
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "r.html").is_file()
     assert (tmp_path / "r.md").is_file()

@@ -112,7 +112,7 @@ def test_ssh_command_runs_on_a_host(main_lab: dict[str, Any]) -> None:
             str(BIN / "mailstack"),
             "lab",
             "ssh",
-            "--name",
+            "--lab",
             MAIN_LAB,
             "mx2",
             "cat",
@@ -173,7 +173,7 @@ def test_up_on_a_running_lab_is_a_no_op(main_lab: dict[str, Any], engine: Docker
     before = {
         c.name: c.id for c in engine.containers.list(filters={"label": f"{LAB_LABEL}={MAIN_LAB}"})
     }
-    again = run_cli("lab", "up", "--name", MAIN_LAB)
+    again = run_cli("lab", "up", "--lab", MAIN_LAB)
     assert again["already_up"] is True
     after = {
         c.name: c.id for c in engine.containers.list(filters={"label": f"{LAB_LABEL}={MAIN_LAB}"})
@@ -195,7 +195,7 @@ def _nothing_left(engine: DockerClient, name: str, folder: Path) -> None:
 def test_a_second_lab_runs_beside_the_first_and_down_leaves_nothing(
     main_lab: dict[str, Any], engine: DockerClient, lab_paths: Paths
 ) -> None:
-    second = run_cli("lab", "up", "--name", "t-second")
+    second = run_cli("lab", "up", "--lab", "t-second")
     try:
         assert second["up"] is True
         assert second["state"]["subnet"] != main_lab["state"]["subnet"]
@@ -203,7 +203,7 @@ def test_a_second_lab_runs_beside_the_first_and_down_leaves_nothing(
         assert ping.returncode == 0, ping.stdout
         assert Lab(engine, lab_paths, MAIN_LAB).status()["up"] is True
     finally:
-        down = run_cli("lab", "down", "--name", "t-second")
+        down = run_cli("lab", "down", "--lab", "t-second")
     assert down["containers"] == 2
     assert down["rules"] == 1
     _nothing_left(engine, "t-second", lab_paths.lab("t-second"))
@@ -212,7 +212,7 @@ def test_a_second_lab_runs_beside_the_first_and_down_leaves_nothing(
 
 def test_down_cleans_a_crashed_half_up_lab(engine: DockerClient, lab_paths: Paths) -> None:
     name = "t-crash"
-    run_cli("lab", "up", "--name", name)
+    run_cli("lab", "up", "--lab", name)
     folder = lab_paths.lab(name)
     # as if `up` died before writing its state, and a container died with it
     (folder / "state.json").unlink()
@@ -221,7 +221,7 @@ def test_down_cleans_a_crashed_half_up_lab(engine: DockerClient, lab_paths: Path
     assert the_lab.status()["up"] is False
     assert the_lab.has_leftovers()
     # `up` over the wreck cleans it first and comes up whole
-    again = run_cli("lab", "up", "--name", name)
+    again = run_cli("lab", "up", "--lab", name)
     assert again["already_up"] is False
     assert again["up"] is True
     engine.containers.get(f"mailstack-{name}-dns").kill()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness.errors import EngineUnavailableError
+from harness.config import STATE_DIR_ENV
+from harness.errors import EngineUnavailableError, LabNotUpError
 from harness.lab import engine, hostpkgs
 from harness.lab.containers import systemd_host_options
 from harness.lab.network import SUBNET_POOL, pick_subnet
@@ -32,6 +34,35 @@ def test_bad_topology_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "hosts[0].distro" in lines[0]
     assert "debian9" in lines[0]
     assert "debian12" in lines[0]  # how to mend it
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["converge"],
+        ["verify", "--json"],
+        ["bench", "run", "-n", "1"],
+        ["bench", "campaign", "--recipients", "{tmp}/r.csv", "--subject", "s", "--body", "{tmp}/b"],
+        ["bench", "standard"],
+        ["lab", "ssh", "mx1"],
+    ],
+    ids=lambda args: " ".join(a for a in args if not a.startswith(("-", "{"))),
+)
+def test_lab_not_up_is_one_error_everywhere(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "r.csv").write_text("email\na@example.test\n")
+    (tmp_path / "b").write_text("hello\n")
+    done = subprocess.run(
+        [*MAILSTACK, *(a.format(tmp=tmp_path) for a in args), "--lab", "nolab"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, STATE_DIR_ENV: str(tmp_path / "state")},
+    )
+    assert done.returncode == LabNotUpError.exit_code
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith("error: lab 'nolab' is not up (mailstack lab up --lab nolab")
+    assert done.stdout == ""
 
 
 def test_missing_engine_as_non_root_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:

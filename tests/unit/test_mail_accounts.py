@@ -68,12 +68,12 @@ def test_good_accounts_have_no_errors(plugin: ModuleType) -> None:
         (
             {"mailboxes": [{"address": "a@example.test", "password_hash": "hunter2"}]},
             "mail_accounts_mailboxes[0].password_hash",
-            "not a strong crypt hash",
+            "not a hash Dovecot verifies",
         ),
         (
             {"mailboxes": [{"address": "a@example.test", "password_hash": "{MD5-CRYPT}$1$x$y"}]},
             "mail_accounts_mailboxes[0].password_hash",
-            "not a strong crypt hash",
+            "not a hash Dovecot verifies",
         ),
         (
             {"mailboxes": [{"address": "a@example.test"}]},
@@ -124,10 +124,47 @@ def test_users_hash_vault_passwords_stably_and_keep_given_hashes(plugin: ModuleT
     assert sha512_crypt.verify("from-a-vault", hashed.removeprefix("{SHA512-CRYPT}"))
 
 
-def test_bare_crypt_hash_gets_its_scheme(plugin: ModuleType) -> None:
-    boxes = [{"address": "a@example.test", "password_hash": "$6$salt$hash"}]
-    users = plugin.mail_accounts_users(boxes, "1G", "s")
-    assert users[0]["hash"] == "{SHA512-CRYPT}$6$salt$hash"
+SHA512 = "$6$rgsjdQCjZcvXm.bI$" + "a" * 86
+BCRYPT = "$2y$05$" + "b" * 53
+ARGON2I = "$argon2i$v=19$m=32768,t=4,p=1$c29tZXNhbHRzYWx0$ZmFrZWhhc2hmYWtlaGFzaA"
+ARGON2ID = "$argon2id$v=19$m=65536,t=3,p=1$c29tZXNhbHRzYWx0$ZmFrZWhhc2hmYWtlaGFzaA"
+
+
+@pytest.mark.parametrize(
+    ("bare", "scheme"),
+    [
+        (SHA512, "SHA512-CRYPT"),
+        (BCRYPT, "BLF-CRYPT"),
+        (ARGON2I, "ARGON2I"),  # a bare $argon2i$ used to pass validation with no scheme
+        (ARGON2ID, "ARGON2ID"),
+    ],
+)
+def test_bare_crypt_hash_gets_the_scheme_dovecot_reads(
+    plugin: ModuleType, bare: str, scheme: str
+) -> None:
+    boxes = [{"address": "a@example.test", "password_hash": bare}]
+    assert plugin.mail_accounts_errors([{"name": "example.test"}], boxes) == []
+    assert plugin.mail_accounts_users(boxes, "1G", "s")[0]["hash"] == f"{{{scheme}}}{bare}"
+    prefixed = [{"address": "a@example.test", "password_hash": f"{{{scheme}}}{bare}"}]
+    assert plugin.mail_accounts_errors([{"name": "example.test"}], prefixed) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "$6$salt$hash",  # a truncated SHA512-CRYPT
+        "{ARGON2ID}" + ARGON2I,  # scheme and crypt string disagree
+        "{SHA512-CRYPT}" + BCRYPT,
+        "{ARGON2}" + ARGON2I,  # no such Dovecot scheme
+        "$argon2d$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA",  # a variant Dovecot lacks
+        "{PLAIN}secret",
+    ],
+)
+def test_hashes_dovecot_would_not_verify_are_refused(plugin: ModuleType, value: str) -> None:
+    boxes = [{"address": "a@example.test", "password_hash": value}]
+    errors = plugin.mail_accounts_errors([{"name": "example.test"}], boxes)
+    assert any(e.startswith("mail_accounts_mailboxes[0].password_hash: not a hash") for e in errors)
+    assert value not in " ".join(errors)  # a secret is never echoed
 
 
 def test_postfix_tables_protect_mailboxes_from_the_catch_all(plugin: ModuleType) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,3 +32,42 @@ def test_every_default_is_prefixed_and_specified(role: str) -> None:
 def test_every_template_says_it_is_managed(role: str) -> None:
     for template in (ROLES / role / "templates").glob("*.j2"):
         assert "ansible_managed | comment" in template.read_text(), template
+
+
+def _specs_and_defaults(role: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    specs = yaml.safe_load((ROLES / role / "meta/argument_specs.yml").read_text())
+    defaults = yaml.safe_load((ROLES / role / "defaults/main.yml").read_text()) or {}
+    return specs["argument_specs"]["main"]["options"], defaults
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_argument_spec_defaults_equal_the_role_defaults(role: str) -> None:
+    """The spec is what Ansible checks and what the README shows; defaults/main.yml is what
+    the role uses. They must say the same, and a required variable can have no default (or
+    `required` could never fire)."""
+    options, defaults = _specs_and_defaults(role)
+    for name, spec in options.items():
+        if spec.get("required"):
+            assert name not in defaults, f"{role}: {name} is required but has a default"
+            assert "default" not in spec, f"{role}: {name} is required but its spec has a default"
+        elif "default" in spec:
+            assert name in defaults, f"{role}: {name} has a spec default but none in defaults"
+            assert spec["default"] == defaults[name], f"{role}: {name} defaults differ"
+        else:
+            # Only a templated default (another role's value, a fact) cannot be in the spec.
+            assert name in defaults, f"{role}: {name} has no default anywhere and is optional"
+            assert "{{" in str(defaults[name]), f"{role}: put {name}'s default in the spec"
+
+
+def test_roles_share_one_variable_for_each_contract_value() -> None:
+    """Postfix and Dovecot read the sockets, quota-status address and delimiter from
+    mail_common: neither role keeps a copy that could drift."""
+    for role in ("postfix", "dovecot"):
+        options, defaults = _specs_and_defaults(role)
+        text = "\n".join(p.read_text() for p in (ROLES / role).rglob("*") if p.is_file())
+        for copy in ("socket", "quota_status_port", "quota_status_address", "delimiter"):
+            assert not [n for n in [*options, *defaults] if copy in n], (role, copy)
+        for shared in ("mail_common_lmtp_socket", "mail_common_auth_socket"):
+            assert shared in text, (role, shared)
+        assert "12340" not in text, role
+        assert "private/" not in text, role

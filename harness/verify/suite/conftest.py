@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from testinfra.host import Host
 
-from harness.remote import inventory_host
-from harness.verify.targets import Accounts, Target, load_targets
+pytest.register_assert_rewrite("harness.verify.suite.helpers")
+
+from testinfra.host import Host  # noqa: E402
+
+from harness.remote import inventory_host  # noqa: E402
+from harness.verify.targets import Accounts, Target, load_targets  # noqa: E402
 
 _TARGETS = pytest.StashKey[list[Target]]()
 

@@ -7,6 +7,7 @@ import secrets
 from harness.smtp.dialogue import SMTPDialogue
 from harness.smtp.tls import client_context
 from harness.verify.mail import TargetIMAP
+from harness.verify.suite.helpers import inbound
 from harness.verify.targets import Accounts, Target
 
 
@@ -58,9 +59,15 @@ def test_bare_lf_smuggling_delivers_no_second_message(target: Target, accounts: 
             reply = d.read()
             # rejected outright (Postfix 3.7: "bare <LF> received"), or accepted as ONE message
             assert reply.code in (250, 521, 550, 554), reply.text
+            accepted = reply.code == 250
         except ConnectionError:
-            pass  # disconnected after the bare <LF>: also a refusal
+            accepted = False  # disconnected after the bare <LF>: also a refusal
+    # A sentinel sent after the attempt: once it is in the mailbox, whatever the attempt could
+    # have queued has had its chance to arrive too, so "no smuggled message" means something.
+    sentinel = inbound(target, accounts.mailbox)
     with TargetIMAP(target, accounts.mailbox, accounts.password) as imap:
-        imap.wait_for_token(carrier, timeout=5)
+        assert len(imap.wait_for_token(sentinel.token)) == 1, "the sentinel never arrived"
+        carried = imap.search_header("X-Mailstack-Token", carrier)
         assert imap.search_header("X-Mailstack-Smuggled", smuggled) == []
+    assert len(carried) == (1 if accepted else 0), (accepted, carried)
     _still_answering(target)

@@ -10,12 +10,25 @@ from typing import Any
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 LOCAL_PART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 QUOTA = re.compile(r"^(0|[1-9][0-9]*[KMGT]?)$")
-# Strong crypt schemes Dovecot verifies: with a {SCHEME} prefix or as a bare crypt string.
-STRONG_HASH = re.compile(
-    r"^(\{(SHA512-CRYPT|BLF-CRYPT|ARGON2I|ARGON2ID)\}.+"
-    r"|\$6\$.+|\$2[aby]\$.+|\$argon2(i|id)\$.+)$"
-)
-_SCHEME_OF_PREFIX = {"$6$": "SHA512-CRYPT", "$2": "BLF-CRYPT", "$argon2id$": "ARGON2ID"}
+# The strong schemes Dovecot verifies, each with the crypt string it reads: a hash is accepted
+# as "{SCHEME}<crypt>" or as a bare "<crypt>" (the scheme then follows from its prefix).
+SCHEME_CRYPT = {
+    "SHA512-CRYPT": re.compile(r"^\$6\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$"),
+    "BLF-CRYPT": re.compile(r"^\$2[aby]\$[0-9]{2}\$[./0-9A-Za-z]{53}$"),
+    "ARGON2I": re.compile(r"^\$argon2i\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[^$]+\$[^$]+$"),
+    "ARGON2ID": re.compile(r"^\$argon2id\$v=[0-9]+\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[^$]+\$[^$]+$"),
+}
+_SCHEMED = re.compile(r"^\{([A-Z0-9-]+)\}(.*)$", re.DOTALL)
+
+
+def hash_scheme(value: str) -> str | None:
+    """The Dovecot scheme of a password hash, or None when Dovecot would not verify it."""
+    prefixed = _SCHEMED.match(value)
+    if prefixed:
+        scheme, crypt = prefixed.groups()
+        pattern = SCHEME_CRYPT.get(scheme)
+        return scheme if pattern is not None and pattern.match(crypt) else None
+    return next((s for s, pattern in SCHEME_CRYPT.items() if pattern.match(value)), None)
 
 
 def _address_error(value: Any, where: str) -> str | None:
@@ -90,10 +103,11 @@ def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = Non
         has_hash, has_plain = bool(box.get("password_hash")), bool(box.get("password"))
         if has_hash == has_plain:
             errors.append(f"{where}: set exactly one of password_hash and password")
-        if has_hash and not STRONG_HASH.match(box["password_hash"]):
+        if has_hash and hash_scheme(str(box["password_hash"])) is None:
             errors.append(
-                f"{where}.password_hash: not a strong crypt hash (plaintext, or a weak scheme?); "
-                "use {SHA512-CRYPT}, {BLF-CRYPT} or {ARGON2ID} from `doveadm pw`, or put the "
+                f"{where}.password_hash: not a hash Dovecot verifies (plaintext, a weak scheme, "
+                "or a scheme that does not match its crypt string?); use the output of "
+                "`doveadm pw -s SHA512-CRYPT` (or BLF-CRYPT, ARGON2I, ARGON2ID), or put the "
                 "plaintext in a vault and set password instead"
             )
         quota = box.get("quota")
@@ -116,12 +130,13 @@ def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = Non
 
 
 def _scheme_prefixed(crypt: str) -> str:
+    """``crypt`` with its {SCHEME} prefix (validated hashes only)."""
     if crypt.startswith("{"):
         return crypt
-    for prefix, scheme in _SCHEME_OF_PREFIX.items():
-        if crypt.startswith(prefix):
-            return "{" + scheme + "}" + crypt
-    return crypt
+    scheme = hash_scheme(crypt)
+    if scheme is None:
+        raise ValueError("not a hash Dovecot verifies (validate the accounts first)")
+    return "{" + scheme + "}" + crypt
 
 
 def _hash_password(password: str, address: str, seed: str) -> str:
@@ -181,4 +196,5 @@ class FilterModule:
             "mail_accounts_errors": mail_accounts_errors,
             "mail_accounts_users": mail_accounts_users,
             "mail_accounts_postfix_tables": mail_accounts_postfix_tables,
+            "mail_accounts_hash_scheme": hash_scheme,
         }

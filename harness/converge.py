@@ -1,0 +1,30 @@
+"""playbooks/site.yml as a timed step: a failed run is one error, with the log's tail above it."""
+
+from __future__ import annotations
+
+from harness.config import paths
+from harness.errors import MailstackError
+from harness.provision import PlaybookResult, run_site
+from harness.ui import err_console, step
+
+__all__ = ["converge_site"]
+
+_TAIL_LINES = 25
+
+
+def converge_site(
+    inventory: str, *, check: bool = False, diff: bool = False, tags: str | None = None
+) -> PlaybookResult:
+    """Apply site.yml to ``inventory``; raise (after printing the tail on stderr) on failure."""
+    mode = " (check mode)" if check else ""
+    with step(f"converge {inventory}{mode}") as s:
+        result = run_site(paths().project, inventory, check=check, diff=diff, tags=tags)
+        s.note = f"ok={result.ok} changed={result.changed} failed={result.failed}"
+    if not result.success:
+        tail = "\n".join(result.output.strip().splitlines()[-_TAIL_LINES:])
+        err_console.print(tail, markup=False, highlight=False)
+        raise MailstackError(
+            f"playbooks/site.yml failed on {inventory}",
+            hint=f"run ansible-playbook -i {inventory} playbooks/site.yml to see all",
+        )
+    return result

@@ -1,0 +1,123 @@
+"""The main job (`make demo`): lab up, converge twice, verify, a short bench, lab down.
+
+:func:`run_demo` returns what happened as data; the CLI decides how to show it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.bench.baseline import PostfixTools
+from harness.bench.gate import shortfall
+from harness.bench.model import BenchSuite
+from harness.bench.report import write_report
+from harness.bench.result import save_result
+from harness.bench.standard import StandardSize, run_standard
+from harness.config import paths
+from harness.converge import converge_site
+from harness.lab.engine import ensure_engine
+from harness.lab.lab import Lab
+from harness.lab.topology import default_topology
+from harness.provision import PlaybookResult
+from harness.ui import step
+from harness.verify.runner import VerifyReport, run_verify
+
+__all__ = ["DemoResult", "run_demo"]
+
+
+@dataclass
+class DemoResult:
+    """One demo: each step's result and time (seconds, by step name)."""
+
+    lab: str
+    already_up: bool
+    #: the lab as ``Lab.status()`` showed it once up
+    status: dict[str, Any]
+    converge: PlaybookResult
+    converge_again: PlaybookResult
+    verify: VerifyReport
+    #: the quick standard bench result, and where it and its HTML report were written
+    bench: BenchSuite
+    bench_result: Path
+    bench_report: Path
+    #: whether the lab was left running (asked to, or found running)
+    kept: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """What went wrong, one phrase each; empty when the demo succeeded."""
+        found = []
+        if self.converge_again.changed:
+            found.append(
+                f"converge again changed {self.converge_again.changed} task(s): "
+                + "; ".join(self.converge_again.changed_tasks)
+            )
+        if not self.verify.ok:
+            found.append(f"verify: {self.verify.count('failed')} check(s) failed")
+        for name, run in self.bench["runs"].items():
+            if reason := shortfall(f"bench {name}", run, None):
+                found.append(reason)
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        def playbook(result: PlaybookResult) -> dict[str, Any]:
+            return {k: v for k, v in result.__dict__.items() if k != "output"}
+
+        return {
+            "lab": self.lab,
+            "already_up": self.already_up,
+            "kept": self.kept,
+            "seconds": {k: round(v, 1) for k, v in self.timings.items()},
+            "status": self.status,
+            "converge": playbook(self.converge),
+            "converge_again": playbook(self.converge_again),
+            "verify": self.verify.to_json(),
+            "bench": {
+                "result": str(self.bench_result),
+                "report": str(self.bench_report),
+                "accept_rate": self.bench["accept_rate"],
+                "ratios": self.bench.get("ratios"),
+            },
+            "problems": self.problems(),
+        }
+
+
+def run_demo(name: str, *, keep: bool, out: Path) -> DemoResult:
+    """Run the demo on the lab ``name``; a lab it found running stays up, as it was."""
+    timings: dict[str, float] = {}
+    the_lab = Lab(ensure_engine(paths().engine_log), paths(), name)
+    up = the_lab.up(default_topology())
+    timings["lab up"] = up.seconds
+    status = the_lab.status()
+    inventory = str(up.state.inventory)
+    first = converge_site(inventory)
+    timings["converge"] = first.seconds
+    again = converge_site(inventory)
+    timings["converge again"] = again.seconds
+    checked = run_verify(inventory)
+    timings["verify"] = checked.seconds
+    started = time.monotonic()
+    bench = run_standard(up.state, PostfixTools(paths().tools), StandardSize.quick())
+    timings["bench"] = time.monotonic() - started
+    save_result(bench, out)
+    written = write_report(bench, out.parent, out.stem)
+    kept = keep or up.already_up
+    if not kept:
+        with step(f"lab {name!r} down"):
+            the_lab.down()
+    return DemoResult(
+        lab=name,
+        already_up=up.already_up,
+        status=status,
+        converge=first,
+        converge_again=again,
+        verify=checked,
+        bench=bench,
+        bench_result=out,
+        bench_report=written["html"],
+        kept=kept,
+        timings=timings,
+    )

@@ -1,0 +1,54 @@
+"""The mail hosts of an inventory as Ansible sees them: the inventory checked before anything
+acts on it, and each host's settings resolved the way the roles resolve them (inventory values
+over role defaults, per-OS vars and facts), in one ansible-playbook run."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.ansiblecmd import ansible_error, no_hosts_error, run_playbook
+from harness.config import paths
+from harness.errors import InventoryError
+
+__all__ = ["resolve_hosts"]
+
+_RESOLVE_TAG = "mailstack_resolve"
+
+
+def resolve_hosts(inventory: str, limit: str | None = None) -> dict[str, dict[str, Any]]:
+    """Host name -> the settings harness/resolve.yml renders for it (see that file)."""
+    project = paths().project
+    playbook = Path(str(resources.files("harness") / "resolve.yml"))
+    with tempfile.TemporaryDirectory(prefix="mailstack-resolve-") as out:
+        args = [
+            "--tags",
+            _RESOLVE_TAG,
+            "-e",
+            json.dumps({"mailstack_resolve_dir": out}),
+        ]
+        if limit:
+            args += ["--limit", limit]
+        done = run_playbook(
+            project,
+            playbook,
+            inventory,
+            args,
+            env={"ANSIBLE_ROLES_PATH": str(project / "roles")},
+            timeout=600,
+        )
+        output = done.stdout + done.stderr
+        if "no hosts to target" in output or "no hosts matched" in output:
+            raise no_hosts_error(inventory, limit)
+        if done.returncode != 0:
+            raise InventoryError(
+                f"cannot read the mail hosts' settings from {inventory}: {ansible_error(output)}",
+                hint=f"ansible-playbook -i {inventory} playbooks/site.yml --check shows it all",
+            )
+        found = {p.stem: json.loads(p.read_text()) for p in sorted(Path(out).glob("*.json"))}
+    if not found:
+        raise no_hosts_error(inventory, limit)
+    return found
