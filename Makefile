@@ -44,9 +44,10 @@ bench: engine
 	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --lab bench; exit $$rc
 
 lint: venv
-	$(BIN)/ruff check harness tests
-	$(BIN)/ruff format --check harness tests
+	$(BIN)/ruff check harness tests roles
+	$(BIN)/ruff format --check harness tests roles
 	$(BIN)/mypy
+	$(BIN)/mypy roles/*/filter_plugins
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline --profile production
 

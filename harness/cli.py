@@ -94,13 +94,20 @@ def roles_doc(check: bool) -> None:
 @click.option("--check", is_flag=True, help="Dry run: report what would change.")
 @click.option("--diff", is_flag=True, help="Show the changes to files.")
 @click.option("--tags", help="Only these role tags (e.g. role::postfix).")
+@click.option("--limit", help="Only these hosts (Ansible pattern).")
 @json_option
 def converge(
-    inventory: str | None, lab_name: str, check: bool, diff: bool, tags: str | None, as_json: bool
+    inventory: str | None,
+    lab_name: str,
+    check: bool,
+    diff: bool,
+    tags: str | None,
+    limit: str | None,
+    as_json: bool,
 ) -> None:
     """Apply playbooks/site.yml to an inventory (the lab's by default)."""
     result = converge_site(
-        resolve_inventory(lab_name, inventory), check=check, diff=diff, tags=tags
+        resolve_inventory(lab_name, inventory), check=check, diff=diff, tags=tags, limit=limit
     )
     if as_json:
         print_json({k: v for k, v in result.__dict__.items() if k != "output"})

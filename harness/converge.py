@@ -13,12 +13,19 @@ _TAIL_LINES = 25
 
 
 def converge_site(
-    inventory: str, *, check: bool = False, diff: bool = False, tags: str | None = None
+    inventory: str,
+    *,
+    check: bool = False,
+    diff: bool = False,
+    tags: str | None = None,
+    limit: str | None = None,
 ) -> PlaybookResult:
     """Apply site.yml to ``inventory``; raise (after printing the tail on stderr) on failure."""
     mode = " (check mode)" if check else ""
     with step(f"converge {inventory}{mode}") as s:
-        result = run_site(paths().project, inventory, check=check, diff=diff, tags=tags)
+        result = run_site(
+            paths().project, inventory, check=check, diff=diff, tags=tags, limit=limit
+        )
         s.note = f"ok={result.ok} changed={result.changed} failed={result.failed}"
     if not result.success:
         tail = "\n".join(result.output.strip().splitlines()[-_TAIL_LINES:])

@@ -14,7 +14,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.ui import console, err_console
+from harness.ui import console, err_console, step
+from harness.verify.targets import Target, load_targets
 
 __all__ = ["CheckResult", "VerifyReport", "run_verify"]
 
@@ -64,6 +65,13 @@ def _check_and_host(item: pytest.Item) -> tuple[str, str]:
     host = str(getattr(target, "name", ""))
     rest = [part for part in str(callspec.id).split("-") if part != host] if host else []
     return (f"{name}[{'-'.join(rest)}]" if rest else name), host
+
+
+class ResolvedTargets:
+    """Hands the targets the runner already read to the suite (see suite/conftest.py)."""
+
+    def __init__(self, targets: list[Target]) -> None:
+        self.mailstack_targets = targets
 
 
 class _Collector:
@@ -121,6 +129,11 @@ def run_verify(
         args += ["-k", select]
     report = VerifyReport(inventory=inventory)
     started = time.monotonic()
+    # Read the hosts before pytest starts: a bad inventory is then one InventoryError line, not
+    # a pytest internal error, and the suite gets the targets without reading them again.
+    with step(f"read the mail hosts of {inventory}") as s:
+        targets = load_targets(inventory, limit=limit)
+        s.note = ", ".join(t.name for t in targets)
     with Progress(
         TextColumn("verify"),
         BarColumn(),
@@ -130,7 +143,8 @@ def run_verify(
         console=err_console,
         transient=True,
     ) as progress:
-        report.exit_code = int(pytest.main(args, plugins=[_Collector(report, progress)]))
+        plugins = [_Collector(report, progress), ResolvedTargets(targets)]
+        report.exit_code = int(pytest.main(args, plugins=plugins))
     report.seconds = time.monotonic() - started
     return report
 

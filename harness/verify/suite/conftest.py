@@ -20,8 +20,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_TARGETS] = load_targets(
-        config.getoption("--inventory"), limit=config.getoption("--limit")
+    # `mailstack verify` has read the targets already; run alone, the suite reads them itself.
+    given = [
+        p.mailstack_targets
+        for p in config.pluginmanager.get_plugins()
+        if hasattr(p, "mailstack_targets")
+    ]
+    config.stash[_TARGETS] = (
+        given[0]
+        if given
+        else load_targets(config.getoption("--inventory"), limit=config.getoption("--limit"))
     )
 
 

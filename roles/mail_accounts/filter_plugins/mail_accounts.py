@@ -52,59 +52,59 @@ def _as_dict(domains: Any, mailboxes: Any, aliases: Any) -> dict[str, list[Any]]
     return {"domains": domains or [], "mailboxes": mailboxes or [], "aliases": aliases or []}
 
 
-def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = None) -> list[str]:
-    """Every problem in the accounts, each naming its variable and field
-    (``mail_accounts_mailboxes[2].address``)."""
-    accounts = _as_dict(domains, mailboxes, aliases)
-    errors: list[str] = []
-    names = [d.get("name") for d in accounts["domains"]]
-    hosted = set()
-    for i, name in enumerate(names):
-        where = f"mail_accounts_domains[{i}].name"
-        if not isinstance(name, str) or not DOMAIN.match(name):
-            errors.append(f"{where}: {name!r} is not a lower-case domain name")
-        elif name in hosted:
-            errors.append(f"{where}: {name!r} is listed twice")
-        hosted.add(name)
-    if not hosted:
-        errors.append("mail_accounts_domains: empty; name at least one hosted domain")
+class _Checker:
+    """Collects every problem of the accounts, each naming its variable and field."""
 
-    def check_hosted(address: Any, where: str) -> bool:
-        problem = _address_error(address, where)
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.hosted: set[str] = set()
+        #: hosted address -> the field that claimed it (as a mailbox or an alias)
+        self.claimed: dict[str, str] = {}
+
+    def address(self, value: Any, where: str) -> bool:
+        problem = _address_error(value, where)
         if problem:
-            errors.append(problem)
+            self.errors.append(problem)
+        return problem is None
+
+    def hosted_address(self, value: Any, where: str) -> bool:
+        if not self.address(value, where):
             return False
-        if _domain_of(address) not in hosted:
-            errors.append(
-                f"{where}: {address!r} is in {_domain_of(address)!r}, which is not a hosted "
-                f"domain (hosted: {', '.join(sorted(hosted)) or 'none'})"
+        if _domain_of(value) not in self.hosted:
+            self.errors.append(
+                f"{where}: {value!r} is in {_domain_of(value)!r}, which is not a hosted "
+                f"domain (hosted: {', '.join(sorted(self.hosted)) or 'none'})"
             )
             return False
         return True
 
-    for i, dom in enumerate(accounts["domains"]):
-        if dom.get("catch_all"):
-            problem = _address_error(dom["catch_all"], f"mail_accounts_domains[{i}].catch_all")
-            if problem:
-                errors.append(problem)
-
-    seen: dict[str, str] = {}
-
-    def claim(address: Any, where: str) -> None:
+    def claim(self, value: Any, where: str) -> None:
         """A hosted address may be a mailbox or an alias, once."""
-        if check_hosted(address, where):
-            if address in seen:
-                errors.append(f"{where}: {address!r} is already {seen[address]}")
-            seen[address] = where
+        if self.hosted_address(value, where):
+            if value in self.claimed:
+                self.errors.append(f"{where}: {value!r} is already {self.claimed[value]}")
+            self.claimed[value] = where
 
-    for i, box in enumerate(accounts["mailboxes"]):
-        where = f"mail_accounts_mailboxes[{i}]"
-        claim(box.get("address"), f"{where}.address")
+    def domains(self, domains: list[Any]) -> None:
+        for i, dom in enumerate(domains):
+            name, where = dom.get("name"), f"mail_accounts_domains[{i}]"
+            if not isinstance(name, str) or not DOMAIN.match(name):
+                self.errors.append(f"{where}.name: {name!r} is not a lower-case domain name")
+            elif name in self.hosted:
+                self.errors.append(f"{where}.name: {name!r} is listed twice")
+            self.hosted.add(name)
+            if dom.get("catch_all"):
+                self.address(dom["catch_all"], f"{where}.catch_all")
+        if not self.hosted:
+            self.errors.append("mail_accounts_domains: empty; name at least one hosted domain")
+
+    def mailbox(self, box: Any, where: str) -> None:
+        self.claim(box.get("address"), f"{where}.address")
         has_hash, has_plain = bool(box.get("password_hash")), bool(box.get("password"))
         if has_hash == has_plain:
-            errors.append(f"{where}: set exactly one of password_hash and password")
+            self.errors.append(f"{where}: set exactly one of password_hash and password")
         if has_hash and hash_scheme(str(box["password_hash"])) is None:
-            errors.append(
+            self.errors.append(
                 f"{where}.password_hash: not a hash Dovecot verifies (plaintext, a weak scheme, "
                 "or a scheme that does not match its crypt string?); use the output of "
                 "`doveadm pw -s SHA512-CRYPT` (or BLF-CRYPT, ARGON2I, ARGON2ID), or put the "
@@ -112,21 +112,30 @@ def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = Non
             )
         quota = box.get("quota")
         if quota is not None and not QUOTA.match(str(quota)):
-            errors.append(f"{where}.quota: {quota!r} is not a size like 500M, 2G or 0")
+            self.errors.append(f"{where}.quota: {quota!r} is not a size like 500M, 2G or 0")
         for j, extra in enumerate(box.get("send_as") or []):
-            check_hosted(extra, f"{where}.send_as[{j}]")
+            self.hosted_address(extra, f"{where}.send_as[{j}]")
 
-    for i, alias in enumerate(accounts["aliases"]):
-        where = f"mail_accounts_aliases[{i}]"
-        claim(alias.get("address"), f"{where}.address")
+    def alias(self, alias: Any, where: str) -> None:
+        self.claim(alias.get("address"), f"{where}.address")
         targets = alias.get("to") or []
         if not targets:
-            errors.append(f"{where}.to: empty; name at least one address")
+            self.errors.append(f"{where}.to: empty; name at least one address")
         for j, target in enumerate(targets):
-            problem = _address_error(target, f"{where}.to[{j}]")
-            if problem:
-                errors.append(problem)
-    return errors
+            self.address(target, f"{where}.to[{j}]")
+
+
+def mail_accounts_errors(domains: Any, mailboxes: Any = None, aliases: Any = None) -> list[str]:
+    """Every problem in the accounts, each naming its variable and field
+    (``mail_accounts_mailboxes[2].address``)."""
+    accounts = _as_dict(domains, mailboxes, aliases)
+    checker = _Checker()
+    checker.domains(accounts["domains"])
+    for i, box in enumerate(accounts["mailboxes"]):
+        checker.mailbox(box, f"mail_accounts_mailboxes[{i}]")
+    for i, alias in enumerate(accounts["aliases"]):
+        checker.alias(alias, f"mail_accounts_aliases[{i}]")
+    return checker.errors
 
 
 def _scheme_prefixed(crypt: str) -> str:
@@ -144,7 +153,7 @@ def _hash_password(password: str, address: str, seed: str) -> str:
 
     salt = hashlib.sha256(f"{seed}:{address}".encode()).hexdigest()[:16]
     # 5000 rounds: the glibc default that `doveadm pw -s SHA512-CRYPT` also produces.
-    return "{SHA512-CRYPT}" + sha512_crypt.using(salt=salt, rounds=5000).hash(password)
+    return "{SHA512-CRYPT}" + str(sha512_crypt.using(salt=salt, rounds=5000).hash(password))
 
 
 def mail_accounts_users(mailboxes: Any, default_quota: str, seed: str) -> list[dict[str, str]]:
@@ -170,14 +179,14 @@ def mail_accounts_postfix_tables(
     """Postfix lookup tables as [key, value] rows: domains, mailboxes, aliases, sender logins."""
     accounts = _as_dict(domains, mailboxes, aliases)
     boxes = [b["address"] for b in accounts["mailboxes"]]
-    aliases: list[list[str]] = []
+    rows: list[list[str]] = []
     # A catch-all is a wildcard in virtual_alias_maps, which is read before mailboxes; every
     # mailbox maps to itself first so the wildcard takes only unknown local parts.
     catch_alls = [d for d in accounts["domains"] if d.get("catch_all")]
     if catch_alls:
-        aliases += [[b, b] for b in boxes]
-    aliases += [[a["address"], ", ".join(a["to"])] for a in accounts["aliases"]]
-    aliases += [["@" + d["name"], d["catch_all"]] for d in catch_alls]
+        rows += [[b, b] for b in boxes]
+    rows += [[a["address"], ", ".join(a["to"])] for a in accounts["aliases"]]
+    rows += [["@" + d["name"], d["catch_all"]] for d in catch_alls]
     owners: dict[str, list[str]] = {}
     for box in accounts["mailboxes"]:
         for sender in [box["address"], *(box.get("send_as") or [])]:
@@ -185,7 +194,7 @@ def mail_accounts_postfix_tables(
     return {
         "domains": [[d["name"], "OK"] for d in accounts["domains"]],
         "mailboxes": [[b, f"{_domain_of(b)}/{b.split('@')[0]}/"] for b in boxes],
-        "aliases": aliases,
+        "aliases": rows,
         "senders": [[s, ", ".join(logins)] for s, logins in owners.items()],
     }
 
