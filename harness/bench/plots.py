@@ -24,7 +24,7 @@ __all__ = ["Plots", "plots"]
 
 #: About this many bars in a throughput panel: enough to see a stall, few enough to read.
 _BUCKETS = 60
-_NINES = (0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
+_NINES = (50.0, 90.0, 99.0, 99.9, 99.99, 99.999)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
@@ -61,7 +61,6 @@ class UpReport:
     state: LabState
     already_up: bool
     seconds: float
-    images: dict[str, BuildReport] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,9 +181,7 @@ class Lab:
         state.save()
         write_known_hosts(state)
         write_inventory(state, self.paths.lab_group_vars)
-        return UpReport(
-            state=state, already_up=False, seconds=time.monotonic() - started, images=images
-        )
+        return UpReport(state=state, already_up=False, seconds=time.monotonic() - started)
 
     def _start_dns(
         self,
