@@ -19,6 +19,7 @@ from harness import __version__
 from harness.bench.cli import bench, report_cmd
 from harness.config import paths
 from harness.converge import converge_site
+from harness.dns.cli import dns
 from harness.errors import MailstackError
 from harness.lab.cli import lab, print_status
 from harness.lab.engine import cgroup_version, ensure_engine
@@ -50,6 +51,7 @@ def cli() -> None:
 
 cli.add_command(lab)
 cli.add_command(bench)
+cli.add_command(dns)
 
 
 @cli.command()

@@ -10,6 +10,7 @@ __all__ = [
     "BenchError",
     "BenchFailedError",
     "BuildError",
+    "DnsError",
     "EngineUnavailableError",
     "InventoryError",
     "LabError",
@@ -82,6 +83,13 @@ class LabNotUpError(LabError):
 
 class InventoryError(MailstackError, ValueError):
     """An inventory that does not exist, does not parse, or names no host to act on."""
+
+    exit_code = 2
+
+
+class DnsError(MailstackError, ValueError):
+    """DNS records cannot be made from the inventory (or checked); the message names the host,
+    the variable and how to mend it."""
 
     exit_code = 2
 

@@ -18,6 +18,7 @@ from harness.lab.names import LAB_LABEL
 
 __all__ = [
     "ContainerSpec",
+    "files_tar",
     "published_ports",
     "remove_lab_containers",
     "run_container",
@@ -67,19 +68,24 @@ class ContainerSpec:
     aliases: tuple[str, ...] = ()
 
 
-def _files_tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+def files_tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+    # Real modification times: a file dated 1970 looks unchanged to programs that compare
+    # times (NSD skips a zone file whose time equals the zone's, which starts at 0).
+    now = int(time.time())
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         dirs = sorted({p.rsplit("/", 1)[0] for p in files if "/" in p})
         for d in dirs:
             info = tarfile.TarInfo(d)
             info.type = tarfile.DIRTYPE
+            info.mtime = now
             info.mode = 0o700 if d.endswith(".ssh") else 0o755
             tar.addfile(info)
         for path, (data, mode) in files.items():
             info = tarfile.TarInfo(path)
             info.size = len(data)
             info.mode = mode
+            info.mtime = now
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
@@ -129,7 +135,7 @@ def run_container(
     )
     cid: str = created["Id"]
     if files:
-        api.put_archive(cid, "/", _files_tar(files))
+        api.put_archive(cid, "/", files_tar(files))
     api.start(cid)
     return cid
 

@@ -43,6 +43,8 @@ def inventory_data(state: LabState) -> dict[str, Any]:
             "mailstack_lab_ip": host.ip,
             "mailstack_lab_distro": host.distro,
             "mailstack_lab_ports": dict(sorted(host.ports.items())),
+            # What DNS publishes for the host: the lab serves the zones made from these.
+            "mail_dns_ipv4": host.ip,
         }
         for group in host.groups:
             groups.setdefault(group, {"hosts": {}})["hosts"][host.name] = None
@@ -57,6 +59,9 @@ def inventory_data(state: LabState) -> dict[str, Any]:
                 "mailstack_lab_domains": state.domains,
                 "mailstack_lab_dns": {"ip": state.dns.ip, "port": state.dns.port},
                 "tls_ca_certificate_src": str(pki / "ca.crt"),
+                "mail_dns_nameservers": [
+                    {"name": f"ns.{state.domains[0]}", "ipv4": state.dns.ip},
+                ],
             },
             "hosts": hosts,
             "children": groups,

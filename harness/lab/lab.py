@@ -23,7 +23,7 @@ from harness.lab.containers import (
     wait_for_systemd,
 )
 from harness.lab.distros import get_distro
-from harness.lab.dns import DNS_PACKAGES, dnsmasq_command
+from harness.lab.dns import DNS_PACKAGES, NSD_COMMAND, nsd_files
 from harness.lab.engine import cgroup_version
 from harness.lab.images import BuildReport, ImageBuilder
 from harness.lab.inventory import write_inventory, write_known_hosts
@@ -47,6 +47,7 @@ from harness.lab.pki import LabCA
 from harness.lab.sshkeys import load_or_create_client_key, new_keypair
 from harness.lab.state import DnsState, HostState, LabState
 from harness.lab.topology import Topology
+from harness.lab.zones import lab_zones
 from harness.ui import step
 
 __all__ = ["DNS_DISTRO", "DownReport", "Lab", "UpReport"]
@@ -153,9 +154,6 @@ class Lab:
             h.name: str(subnet.network_address + _FIRST_HOST_OFFSET + i)
             for i, h in enumerate(topology.hosts)
         }
-        with step("lab DNS (dnsmasq)") as s:
-            dns = self._start_dns(topology, images["dns"].tag, dns_ip, addresses, cgroups)
-            s.note = f"{dns.ip}, 127.0.0.1:{dns.port}"
         hosts = self._start_hosts(
             topology,
             images=images,
@@ -171,7 +169,8 @@ class Lab:
             bridge=bridge_name(self.name),
             subnet=str(subnet),
             domains=[d.name for d in topology.domains],
-            dns=dns,
+            # the port is known once the DNS container runs (below)
+            dns=DnsState(container=dns_container_name(self.name), ip=dns_ip, port=0),
             hosts=hosts,
             cgroup_version=cgroups,
         )
@@ -181,6 +180,16 @@ class Lab:
         state.save()
         write_known_hosts(state)
         write_inventory(state, self.paths.lab_group_vars)
+        # The DNS starts last: it serves the zones made from the inventory just written (the
+        # hosts need no DNS while they boot; their own names are in their /etc/hosts).
+        with step("lab DNS (NSD): the zones of the inventory") as s:
+            zones = lab_zones(state)
+            state.dns = self._start_dns(topology, images["dns"].tag, dns_ip, zones, cgroups)
+            s.note = f"{', '.join(o.rstrip('.') for o, _ in zones) or 'no zones'}; " + (
+                f"{state.dns.ip}, 127.0.0.1:{state.dns.port}"
+            )
+        state.save()
+        write_inventory(state, self.paths.lab_group_vars)
         return UpReport(state=state, already_up=False, seconds=time.monotonic() - started)
 
     def _start_dns(
@@ -188,7 +197,7 @@ class Lab:
         topology: Topology,
         image: str,
         ip: str,
-        addresses: dict[str, str],
+        zones: list[tuple[str, str]],
         cgroups: int,
     ) -> DnsState:
         spec = ContainerSpec(
@@ -201,11 +210,16 @@ class Lab:
             ip=ip,
             ports=(53,),
             udp_ports=(53,),
-            command=tuple(dnsmasq_command(topology, addresses)),
+            command=NSD_COMMAND,
             systemd=False,
         )
-        cid = run_container(self.client, spec, cgroups)
-        return DnsState(container=spec.name, ip=ip, port=published_udp_port(self.client, cid, 53))
+        cid = run_container(self.client, spec, cgroups, nsd_files(zones))
+        return DnsState(
+            container=spec.name,
+            ip=ip,
+            port=published_udp_port(self.client, cid, 53),
+            zones=[origin for origin, _ in zones],
+        )
 
     def _start_hosts(
         self,

@@ -33,6 +33,8 @@ class DnsState:
     container: str
     ip: str
     port: int
+    #: the zones it serves (origins), as last published
+    zones: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -11,10 +11,13 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.reversename
 import pytest
 import testinfra
+from click.testing import CliRunner
 from docker import DockerClient
 
+from harness.cli import cli
 from harness.config import Paths
 from harness.errors import LabError
 from harness.lab.distros import DISTROS
@@ -127,24 +130,72 @@ def test_ssh_command_runs_on_a_host(main_lab: dict[str, Any]) -> None:
     assert done.stdout.startswith("13")
 
 
-def test_dns_answers_lab_zones_and_refuses_the_rest_at_once(main_lab: dict[str, Any]) -> None:
-    mx = _dns(main_lab, "other.test", "MX")
-    assert mx.rcode() == dns.rcode.NOERROR
-    assert mx.flags & dns.flags.AA
-    assert sorted(str(r) for rrset in mx.answer for r in rrset) == [
+def _answers(lab: dict[str, Any], name: str, rdtype: str) -> list[str]:
+    reply = _dns(lab, name, rdtype)
+    assert reply.rcode() == dns.rcode.NOERROR, (name, rdtype, dns.rcode.to_text(reply.rcode()))
+    assert reply.flags & dns.flags.AA, (name, rdtype)  # authoritative, not forwarded
+    return sorted(str(r) for rrset in reply.answer for r in rrset)
+
+
+def test_dns_serves_the_inventory_zones_and_refuses_the_rest_at_once(
+    main_lab: dict[str, Any], engine: DockerClient
+) -> None:
+    """The lab's NSD serves what `mailstack dns zone` makes from the lab's inventory: both
+    mail hosts serve example.test (lab group_vars), each has an A record and a PTR that
+    points back (forward-confirmed), SPF and DMARC are published."""
+    ips = {h["name"]: h["ip"] for h in main_lab["state"]["hosts"]}
+    assert _answers(main_lab, "example.test", "MX") == [
+        "10 mx1.example.test.",
         "10 mx2.example.test.",
-        "20 mx1.example.test.",
     ]
-    a = _dns(main_lab, "mx2.example.test", "A")
-    addresses = [str(r) for rrset in a.answer for r in rrset]
-    assert addresses == [next(h["ip"] for h in main_lab["state"]["hosts"] if h["name"] == "mx2")]
+    assert _answers(main_lab, "mx2.example.test", "A") == [ips["mx2"]]
+    for name, ip in ips.items():
+        reverse = dns.reversename.from_address(ip).to_text()
+        assert _answers(main_lab, reverse, "PTR") == [f"{name}.example.test."]
+    spf = [t for t in _answers(main_lab, "example.test", "TXT") if "v=spf1" in t]
+    assert len(spf) == 1
+    assert all(f"ip4:{ip}" in spf[0] for ip in ips.values())
+    assert any("v=DMARC1" in t for t in _answers(main_lab, "_dmarc.example.test", "TXT"))
     assert _dns(main_lab, "nobody.example.test", "A").rcode() == dns.rcode.NXDOMAIN
     assert _dns(main_lab, "example.com", "A").rcode() == dns.rcode.REFUSED
+    assert _dns(main_lab, "1.2.0.192.in-addr.arpa", "PTR").rcode() == dns.rcode.REFUSED
+    # the zone file it serves is one NSD's own checker accepts, as a provider's would
+    dns_container = engine.containers.get(f"mailstack-{MAIN_LAB}-dns")
+    check = dns_container.exec_run(
+        ["nsd-checkzone", "example.test", "/etc/nsd/mailstack/example.test.zone"]
+    )
+    assert check.exit_code == 0, check.output
     # inside a host, through the container's resolver: a lab name resolves, an outside name
     # fails fast (getent exit 2) instead of hanging until `timeout` kills it (exit 124)
     host = _host(main_lab, "mx1")
     assert "mx2.example.test" in host.check_output("getent hosts mx2.example.test")
     assert host.run("timeout 5 getent hosts example.com").rc == 2
+
+
+def test_dns_publish_serves_what_the_inventory_says_now(main_lab: dict[str, Any]) -> None:
+    """Change the inventory, publish: the lab answers the new records (a DKIM rotation goes
+    the same way); change it back, publish: the old answer returns."""
+    host_vars = Path(main_lab["state"]["inventory"]).parent / "host_vars"
+    host_vars.mkdir(exist_ok=True)
+    (host_vars / "mx2.yml").write_text("mail_dns_mx_priority: 20\n")
+
+    def publish() -> None:
+        done = CliRunner().invoke(cli, ["dns", "publish", "--lab", MAIN_LAB])
+        assert done.exit_code == 0, done.output
+
+    try:
+        publish()
+        assert _answers(main_lab, "example.test", "MX") == [
+            "10 mx1.example.test.",
+            "20 mx2.example.test.",
+        ]
+    finally:
+        (host_vars / "mx2.yml").unlink()
+        publish()
+    assert _answers(main_lab, "example.test", "MX") == [
+        "10 mx1.example.test.",
+        "10 mx2.example.test.",
+    ]
 
 
 def test_egress_is_dropped_by_a_rule_on_the_lab_bridge(

@@ -21,6 +21,7 @@ from tests.lab.conftest import BIN, MAIN_LAB
 ROLE_TAGS = (
     "role::mail_accounts",
     "role::mail_common",
+    "role::mail_dns",
     "role::tls",
     "role::dovecot",
     "role::postfix",

@@ -1,12 +1,16 @@
-"""What the lab generates from a topology: the Ansible inventory, known_hosts, dnsmasq's records."""
+"""What the lab generates: the Ansible inventory, known_hosts, the DNS server's files."""
 
 from __future__ import annotations
 
+import io
+import tarfile
+import time
 from pathlib import Path
 
 import yaml
 
-from harness.lab.dns import dnsmasq_command
+from harness.lab.containers import files_tar
+from harness.lab.dns import nsd_files
 from harness.lab.inventory import inventory_data, write_inventory, write_known_hosts
 from harness.lab.sshkeys import known_hosts_line, new_keypair
 from harness.lab.state import DnsState, HostState, LabState
@@ -91,12 +95,27 @@ def test_state_round_trips_through_json(tmp_path: Path) -> None:
     assert LabState.load(tmp_path / "none") is None
 
 
-def test_dnsmasq_is_authoritative_for_lab_zones_and_has_no_upstream() -> None:
-    cmd = dnsmasq_command(TOPO, {"mx1": "10.0.0.10", "mx2": "10.0.0.11"})
-    assert "--no-resolv" in cmd
-    assert not any(c.startswith("--server") for c in cmd)
-    assert "--local=/example.test/" in cmd
-    assert "--local=/other.test/" in cmd
-    assert "--mx-host=other.test,mx2.example.test,10" in cmd
-    assert "--mx-host=other.test,mx1.example.test,20" in cmd
-    assert "--host-record=mx2.example.test,mx2,10.0.0.11" in cmd
+def test_nsd_serves_exactly_the_zones_it_is_given_and_nothing_else() -> None:
+    zones = [("example.test.", "$ORIGIN example.test.\n"), ("143.213.10.in-addr.arpa.", "x\n")]
+    files = nsd_files(zones)
+    conf = files["etc/nsd/mailstack/nsd.conf"][0].decode()
+    assert "name: example.test\n    zonefile: example.test.zone" in conf
+    assert "name: 143.213.10.in-addr.arpa\n" in conf
+    assert conf.count("zone:") == 2
+    # authoritative only: no forwarding, no recursion settings, no zone transfer to anyone
+    for word in ("forward", "recurs", "provide-xfr", "request-xfr"):
+        assert word not in conf
+    assert files["etc/nsd/mailstack/example.test.zone"][0] == b"$ORIGIN example.test.\n"
+    assert set(files) == {
+        "etc/nsd/mailstack/nsd.conf",
+        "etc/nsd/mailstack/example.test.zone",
+        "etc/nsd/mailstack/143.213.10.in-addr.arpa.zone",
+    }
+
+
+def test_files_put_into_containers_carry_real_times() -> None:
+    """NSD skips a zone file whose time equals the zone's (0 at start): 1970 meant no zones."""
+    with tarfile.open(fileobj=io.BytesIO(files_tar({"etc/x/a.zone": (b"x", 0o644)}))) as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["etc/x", "etc/x/a.zone"]
+    assert all(m.mtime > time.time() - 60 for m in members)
