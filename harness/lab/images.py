@@ -32,7 +32,7 @@ __all__ = ["BuildReport", "ImageBuilder", "base_tag", "lab_tag"]
 #: Bump when the debootstrap recipe below changes in a way that changes the image.
 BASE_RECIPE = 1
 #: Bump when the bake script changes.
-BAKE_RECIPE = 1
+BAKE_RECIPE = 2
 BASE_PACKAGES = (
     "ca-certificates",
     "dbus",
@@ -53,7 +53,7 @@ _BAKE_SCRIPT = """set -eu
 export DEBIAN_FRONTEND=noninteractive
 printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
 apt-get update
-apt-get install -y {packages}
+apt-get install -y --no-install-recommends {packages}
 apt-get clean
 rm -f /usr/sbin/policy-rc.d
 """

@@ -87,6 +87,15 @@ class Target:
     auth_mechanisms: frozenset[str] = frozenset()
     #: catch-all domain -> the address that receives its unknown local parts
     catch_alls: dict[str, str] = field(default_factory=dict)
+    #: the host's own name (Postfix's myhostname, the authserv-id of its results)
+    hostname: str = ""
+    #: rspamd as Postfix's milter, where it listens, and whether it enforces DMARC policies
+    milter_enabled: bool = False
+    milter_address: str = ""
+    milter_port: int = 0
+    dmarc_enforce: bool = False
+    #: domain -> its published DMARC policy (mail_dns_dmarc_policy of the hosts serving it)
+    dmarc_policies: dict[str, str] = field(default_factory=dict)
 
     def port(self, service: str) -> int:
         return self.ports[service]
@@ -156,6 +165,15 @@ def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
         quota_status_port=int(data["quota_status_port"]),
         auth_mechanisms=frozenset(str(m).upper() for m in data.get("auth_mechanisms") or []),
         catch_alls={str(d["name"]): str(d["catch_all"]) for d in domains if d.get("catch_all")},
+        hostname=str(data.get("hostname") or name),
+        milter_enabled=bool(data.get("milter")),
+        milter_address=str(data.get("milter_address") or ""),
+        milter_port=int(data.get("milter_port") or 0),
+        dmarc_enforce=bool(data.get("dmarc_enforce")),
+        dmarc_policies={
+            str(d["name"]): str((data.get("dns") or {}).get("dmarc_policy") or "none")
+            for d in domains
+        },
     )
 
 

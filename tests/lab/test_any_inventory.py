@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from docker import DockerClient
 
+from harness.cli import cli
 from harness.config import Paths
 from harness.lab.lab import Lab
 from harness.provision import PlaybookResult, run_site
@@ -47,6 +49,7 @@ HOST_VARS: dict[str, dict[str, Any]] = {
         "postfix_submissions_enabled": False,
         "dovecot_auth_mechanisms": ["plain"],
         "postfix_inet_protocols": "ipv4",  # applied only by a restart
+        "mail_dns_dmarc_policy": "reject",  # both hosts serve example.test: they must agree
     },
     "mxb": {
         "mail_accounts_domains": DOMAINS,
@@ -54,6 +57,7 @@ HOST_VARS: dict[str, dict[str, Any]] = {
         "postfix_submission_enabled": False,
         "postfix_message_size_limit": 5242880,
         "dovecot_vmail_home": "/srv/vmail",
+        "mail_dns_dmarc_policy": "reject",
     },
 }
 #: Checks that must skip, by host, and nothing else may (the lab publishes no IPv6).
@@ -102,6 +106,9 @@ def alt_lab(
     host_vars.mkdir(exist_ok=True)
     for host, values in HOST_VARS.items():
         (host_vars / f"{host}.yml").write_text(yaml.safe_dump(values))
+    # the lab's DNS then serves what this inventory says (p=reject)
+    published = CliRunner().invoke(cli, ["dns", "publish", "--lab", ALT_LAB])
+    assert published.exit_code == 0, published.output
     yield data
     Lab(engine, lab_paths, ALT_LAB).down()
 
@@ -166,6 +173,8 @@ def test_verify_passes_on_the_non_default_inventory(
             "test_quota_status_only_where_configured",
             "test_port_listening_exactly_when_switched_on[submission]",
             "test_port_listening_exactly_when_switched_on[submissions]",
+            "test_delivered_mail_has_this_hosts_results_and_no_forged_ones",
+            "test_our_domain_sent_from_outside_its_spf_fails_dmarc",  # refused: p=reject
         ):
             assert outcomes[check] == "passed", (host, check)
     assert by_host["mxa"]["test_over_quota_is_refused_at_rcpt"] == "passed"

@@ -3,6 +3,7 @@ code, and the verify suite passing on both."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import subprocess
@@ -10,12 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 import yaml
 from docker import DockerClient
 
 from harness.config import Paths
 from harness.provision import PlaybookResult, run_site
+from harness.smtp.message import token_message
+from harness.verify.mail import TargetIMAP, submit
+from harness.verify.targets import load_targets
 from tests.lab.conftest import BIN, MAIN_LAB
 
 ROLE_TAGS = (
@@ -24,6 +29,7 @@ ROLE_TAGS = (
     "role::mail_dns",
     "role::tls",
     "role::dovecot",
+    "role::rspamd",
     "role::postfix",
 )
 
@@ -258,3 +264,35 @@ def test_relayhost_with_sasl_sends_through_the_smarthost(
     finally:
         restored = run_site(lab_paths.project, inventory, limit="mx1")
         assert restored.success
+
+
+def test_rspamd_down_defers_submission_and_nothing_passes_unchecked(
+    converged: PlaybookResult, main_lab: dict[str, Any], engine: DockerClient
+) -> None:
+    """milter_default_action = tempfail: with rspamd stopped, submission gets a 4xx and no
+    message is queued or delivered past it; with rspamd back, mail flows again."""
+    inventory = _inventory(main_lab)
+    target = next(t for t in load_targets(inventory) if t.name == "mx1")
+    acc = target.accounts
+    mx1 = engine.containers.get(f"mailstack-{MAIN_LAB}-mx1")
+    stopped = token_message(acc.mailbox, [acc.mailbox], "rspamd down", 512)
+    assert mx1.exec_run(["systemctl", "stop", "rspamd"]).exit_code == 0
+    try:
+        with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
+            asyncio.run(submit(target, acc.mailbox, acc.password, stopped))
+        assert 400 <= deferred.value.code < 500, deferred.value
+    finally:
+        assert mx1.exec_run(["systemctl", "start", "rspamd"]).exit_code == 0
+    queue = mx1.exec_run(["postqueue", "-j"]).output.decode()
+    assert stopped.token not in queue
+    # rspamd compiles its rules on start: wait for the milter, then mail flows again
+    deadline = time.monotonic() + 120
+    listening = f"ss -ltn | grep -q ':{target.milter_port} '"
+    while mx1.exec_run(["sh", "-c", listening]).exit_code != 0:
+        assert time.monotonic() < deadline, "the rspamd milter did not come back"
+        time.sleep(1)
+    back = token_message(acc.mailbox, [acc.mailbox], "rspamd back", 512)
+    assert asyncio.run(submit(target, acc.mailbox, acc.password, back)) == {}
+    with TargetIMAP(target, acc.mailbox, acc.password) as imap:
+        assert len(imap.wait_for_token(back.token)) == 1
+        assert imap.search_header("X-Mailstack-Token", stopped.token) == []

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import secrets
 
-from harness.smtp.dialogue import SMTPDialogue
+from harness.smtp.dialogue import Reply, SMTPDialogue
 from harness.smtp.message import TokenMessage, body_digest, dot_stuff, token_message
 from harness.smtp.tls import client_context
 from harness.verify.mail import TargetIMAP, body_of
 from harness.verify.targets import Target
 
-__all__ = ["assert_delivered", "inbound"]
+__all__ = ["assert_delivered", "inbound", "send_inbound"]
 
 
-def inbound(target: Target, recipient: str) -> TokenMessage:
-    """Deliver a message on port 25 with STARTTLS, unauthenticated, as another server would."""
-    sender = f"sender-{secrets.token_hex(3)}@client.test"
-    msg = token_message(sender, [recipient], "verify inbound", 2048)
+def send_inbound(target: Target, sender: str, recipient: str, msg: TokenMessage) -> Reply:
+    """Offer ``msg`` on port 25 with STARTTLS, unauthenticated, as another server would;
+    the reply to the end of DATA (RCPT must be accepted)."""
     with SMTPDialogue(target.address, target.port("smtp")) as d:
         assert d.cmd("EHLO client.test").code == 250
         assert d.starttls(client_context(target.ca_file), target.tls_name).code == 220
@@ -28,8 +27,16 @@ def inbound(target: Target, recipient: str) -> TokenMessage:
         assert d.cmd("DATA").code == 354
         d.send_raw(dot_stuff(msg.as_bytes()) + b".\r\n")
         reply = d.read()
-        assert reply.code == 250, reply.text
         d.cmd("QUIT")
+    return reply
+
+
+def inbound(target: Target, recipient: str) -> TokenMessage:
+    """Deliver a message on port 25 as another server would (it must be accepted)."""
+    sender = f"sender-{secrets.token_hex(3)}@client.test"
+    msg = token_message(sender, [recipient], "verify inbound", 2048)
+    reply = send_inbound(target, sender, recipient, msg)
+    assert reply.code == 250, reply.text
     return msg
 
 
