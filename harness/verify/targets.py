@@ -89,6 +89,9 @@ class Target:
     catch_alls: dict[str, str] = field(default_factory=dict)
     #: the host's own name (Postfix's myhostname, the authserv-id of its results)
     hostname: str = ""
+    #: the resolver that serves this inventory's zones: a lab's DNS (its published port on
+    #: 127.0.0.1), or None for the system's
+    resolver: tuple[str, int] | None = None
     #: rspamd as Postfix's milter, where it listens, and whether it enforces DMARC policies
     milter_enabled: bool = False
     milter_address: str = ""
@@ -166,6 +169,7 @@ def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
         auth_mechanisms=frozenset(str(m).upper() for m in data.get("auth_mechanisms") or []),
         catch_alls={str(d["name"]): str(d["catch_all"]) for d in domains if d.get("catch_all")},
         hostname=str(data.get("hostname") or name),
+        resolver=("127.0.0.1", int(data["lab_dns"]["port"])) if data.get("lab_dns") else None,
         milter_enabled=bool(data.get("milter")),
         milter_address=str(data.get("milter_address") or ""),
         milter_port=int(data.get("milter_port") or 0),

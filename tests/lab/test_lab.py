@@ -183,8 +183,23 @@ def test_dns_publish_serves_what_the_inventory_says_now(main_lab: dict[str, Any]
         done = CliRunner().invoke(cli, ["dns", "publish", "--lab", MAIN_LAB])
         assert done.exit_code == 0, done.output
 
+    def verify_dns() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "mailstack"), "verify", "-i", main_lab["state"]["inventory"], "-k", "dns"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+
     try:
+        # not yet published: verify's DNS check sees the difference and fails
+        stale = verify_dns()
+        assert stale.returncode == 1, stale.stdout[-3000:]
+        assert "0 passed, 1 failed" in stale.stdout, stale.stdout[-3000:]
         publish()
+        fresh = verify_dns()
+        assert fresh.returncode == 0, fresh.stdout[-3000:]
         assert _answers(main_lab, "example.test", "MX") == [
             "10 mx1.example.test.",
             "20 mx2.example.test.",

@@ -45,6 +45,28 @@ def test_no_open_relay_ipv6(target: Target) -> None:
     assert reply.code == 554, reply.text
 
 
+@pytest.mark.parametrize(
+    ("helo", "code"),
+    [("bad_name!", 501), ("client", 504)],
+    ids=["invalid-helo-501", "non-fqdn-helo-504"],
+)
+def test_unusable_helo_names_are_refused(
+    target: Target, accounts: Accounts, helo: str, code: int
+) -> None:
+    with SMTPDialogue(target.address, target.port("smtp")) as d:
+        assert d.cmd(f"EHLO {helo}").code == 250
+        assert d.cmd("MAIL FROM:<probe@client.test>").code == 250
+        reply = d.cmd(f"RCPT TO:<{accounts.mailbox}>")
+    assert reply.code == code, reply.text
+    assert reply.lines[0].startswith("5.5.2"), reply.text
+
+
+def test_non_fqdn_sender_is_refused(target: Target, accounts: Accounts) -> None:
+    reply = _port25_rcpt(target, accounts.mailbox, mail_from="<probe@client>")
+    assert reply.code == 504, reply.text
+    assert reply.lines[0].startswith("5.5.2"), reply.text
+
+
 def test_unknown_user_is_550_5_1_1(target: Target) -> None:
     domain = next(iter(target.domains_without_catch_all), None)
     if domain is None:
