@@ -107,10 +107,16 @@ def converge(
     limit: str | None,
     as_json: bool,
 ) -> None:
-    """Apply playbooks/site.yml to an inventory (the lab's by default)."""
+    """Apply playbooks/site.yml to an inventory (the lab's by default). On a lab, its DNS then
+    serves the zones the inventory makes (DKIM keys the converge made included)."""
     result = converge_site(
         resolve_inventory(lab_name, inventory), check=check, diff=diff, tags=tags, limit=limit
     )
+    if inventory is None and not check:
+        from harness.lab.zones import publish_lab_zones  # noqa: PLC0415 -- ansible, docker
+
+        with step(f"publish the zones of lab {lab_name!r}") as s:
+            s.note = ", ".join(o.rstrip(".") for o in publish_lab_zones(lab_name))
     if as_json:
         print_json({k: v for k, v in result.__dict__.items() if k != "output"})
         return

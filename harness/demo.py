@@ -21,6 +21,7 @@ from harness.converge import converge_site
 from harness.lab.engine import ensure_engine
 from harness.lab.lab import Lab
 from harness.lab.topology import default_topology
+from harness.lab.zones import publish_lab_zones
 from harness.provision import PlaybookResult
 from harness.ui import step
 from harness.verify.runner import VerifyReport, run_verify
@@ -94,6 +95,7 @@ def run_demo(name: str, *, keep: bool, out: Path) -> DemoResult:
     status = the_lab.status()
     inventory = str(up.state.inventory)
     first = converge_site(inventory)
+    publish_lab_zones(name)  # the DKIM keys the converge made, now served
     timings["converge"] = first.seconds
     again = converge_site(inventory)
     timings["converge again"] = again.seconds

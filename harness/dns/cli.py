@@ -159,15 +159,10 @@ def check(
 def publish(lab_name: str) -> None:
     """Serve in a lab the zones its inventory makes now (after the inventory or a DKIM key
     changed): what `mailstack dns zone` prints is what the lab then answers."""
-    from harness.config import paths  # noqa: PLC0415
-    from harness.lab.engine import ensure_engine  # noqa: PLC0415
-    from harness.lab.require import require_lab  # noqa: PLC0415
-    from harness.lab.zones import publish_zones  # noqa: PLC0415 -- ansible-playbook, docker
+    from harness.lab.zones import publish_lab_zones  # noqa: PLC0415 -- ansible, docker
 
-    state = require_lab(lab_name, or_inventory=False)
     with step(f"publish the zones of lab {lab_name!r}") as s:
-        client = ensure_engine(paths().engine_log)
-        origins = publish_zones(client, state, paths().lab_group_vars)
+        origins = publish_lab_zones(lab_name)
         s.note = ", ".join(o.rstrip(".") for o in origins) or "no zones"
 
 

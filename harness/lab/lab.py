@@ -47,7 +47,7 @@ from harness.lab.pki import LabCA
 from harness.lab.sshkeys import load_or_create_client_key, new_keypair
 from harness.lab.state import DnsState, HostState, LabState
 from harness.lab.topology import Topology
-from harness.lab.zones import lab_zones
+from harness.lab.zones import lab_zones, wait_until_served
 from harness.ui import step
 
 __all__ = ["DNS_DISTRO", "DownReport", "Lab", "UpReport"]
@@ -185,6 +185,7 @@ class Lab:
         with step("lab DNS (NSD): the zones of the inventory") as s:
             zones = lab_zones(state)
             state.dns = self._start_dns(topology, images["dns"].tag, dns_ip, zones, cgroups)
+            wait_until_served(state, [origin for origin, _ in zones])
             s.note = f"{', '.join(o.rstrip('.') for o, _ in zones) or 'no zones'}; " + (
                 f"{state.dns.ip}, 127.0.0.1:{state.dns.port}"
             )

@@ -4,37 +4,100 @@ after the inventory (or a DKIM key) changed."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdtypes.ANY.SOA
 from docker import DockerClient
 
 from harness.dns.zone import build_zones, utc_serial
+from harness.errors import LabError
 from harness.hosts import resolve_hosts
 from harness.lab.containers import files_tar, published_udp_port
 from harness.lab.dns import nsd_files
-from harness.lab.inventory import write_inventory
+from harness.lab.inventory import LOOPBACK, write_inventory
 from harness.lab.state import LabState
 
-__all__ = ["lab_zones", "publish_zones"]
+__all__ = [
+    "lab_zones",
+    "publish_lab_zones",
+    "publish_zones",
+    "served_serial",
+    "wait_until_served",
+]
+
+#: How long NSD may take to serve re-read zone files.
+_RELOAD_SECONDS = 20
 
 
-def lab_zones(state: LabState) -> list[tuple[str, str]]:
+def lab_zones(state: LabState, serial: int | None = None) -> list[tuple[str, str]]:
     """(origin, zone text) of every zone the lab's inventory makes, reverse zones included;
     none when the lab has no host in group mail (nothing to publish)."""
     if not any("mail" in h.groups for h in state.hosts):
         return []
     inventory = str(state.inventory)
     zones = build_zones(
-        resolve_hosts(inventory), serial=utc_serial(), reverse=True, source=inventory
+        resolve_hosts(inventory), serial=serial or utc_serial(), reverse=True, source=inventory
     )
     return [(z.origin, z.text()) for z in zones]
+
+
+def served_serial(state: LabState, origin: str) -> int | None:
+    """The SOA serial the lab's DNS serves for ``origin`` now (None: not served)."""
+    query = dns.message.make_query(origin, "SOA")
+    try:
+        reply = dns.query.udp(query, LOOPBACK, port=state.dns.port, timeout=1)
+    except (OSError, dns.exception.DNSException):
+        return None
+    for rrset in reply.answer:
+        for rdata in rrset:
+            if isinstance(rdata, dns.rdtypes.ANY.SOA.SOA):
+                return int(rdata.serial)
+    return None
+
+
+def wait_until_served(state: LabState, origins: list[str], serial: int | None = None) -> None:
+    """NSD loads zone files in its own time (at start, after a signal): wait until every
+    zone answers (with ``serial``, when given), so the caller's next lookup sees them."""
+    deadline = time.monotonic() + _RELOAD_SECONDS
+
+    def ready(origin: str) -> bool:
+        served = served_serial(state, origin)
+        return served is not None and (serial is None or served == serial)
+
+    while not all(ready(o) for o in origins):
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"the lab DNS of {state.name!r} does not serve serial {serial} after "
+                f"{_RELOAD_SECONDS} s",
+                hint=f"docker logs {state.dns.container}",
+            )
+        time.sleep(0.1)
+
+
+def publish_lab_zones(lab: str) -> list[str]:
+    """`mailstack dns publish` as a function: the lab's DNS serves what its inventory says now
+    (after a converge made DKIM keys, or after the inventory changed)."""
+    from harness.config import paths  # noqa: PLC0415
+    from harness.lab.engine import ensure_engine  # noqa: PLC0415
+    from harness.lab.require import require_lab  # noqa: PLC0415
+
+    state = require_lab(lab, or_inventory=False)
+    client = ensure_engine(paths().engine_log)
+    return publish_zones(client, state, paths().lab_group_vars)
 
 
 def publish_zones(client: DockerClient, state: LabState, group_vars: Path) -> list[str]:
     """Serve what the inventory makes now: new zone files and a SIGHUP (NSD re-reads changed
     zone files); a changed set of zones needs a restart, after which the published port is
     read again and the state and inventory are rewritten. Returns the origins served."""
-    zones = lab_zones(state)
+    # A serial above the one served, even within the same minute, so the reload shows.
+    served = [s for s in (served_serial(state, o) for o in state.dns.zones) if s is not None]
+    serial = max([utc_serial(), *(s + 1 for s in served)])
+    zones = lab_zones(state, serial)
     origins = [o for o, _ in zones]
     container = client.containers.get(state.dns.container)
     client.api.put_archive(container.id, "/", files_tar(nsd_files(zones)))
@@ -46,4 +109,5 @@ def publish_zones(client: DockerClient, state: LabState, group_vars: Path) -> li
         state.dns.zones = origins
         state.save()
         write_inventory(state, group_vars)
+    wait_until_served(state, origins, serial)
     return origins

@@ -96,11 +96,15 @@ class TargetIMAP:
             raise imaplib.IMAP4.error(f"SEARCH failed: {data!r}")
         return data[0].split() if data and data[0] else []
 
-    def fetch(self, uid: bytes) -> Message:
+    def fetch_raw(self, uid: bytes) -> bytes:
+        """The message exactly as stored (what a DKIM verifier must see)."""
         status, data = self.imap.fetch(uid.decode(), "(RFC822)")
         if status != "OK" or not data or not isinstance(data[0], tuple):
             raise imaplib.IMAP4.error(f"FETCH {uid!r} failed: {data!r}")
-        return email.message_from_bytes(data[0][1])
+        return bytes(data[0][1])
+
+    def fetch(self, uid: bytes) -> Message:
+        return email.message_from_bytes(self.fetch_raw(uid))
 
     def wait_for_token(
         self, token: str, timeout: float = 30.0, header: str = TOKEN_HEADER

@@ -97,6 +97,8 @@ class Target:
     milter_address: str = ""
     milter_port: int = 0
     dmarc_enforce: bool = False
+    #: domain -> the selectors of its active DKIM keys that DNS publishes
+    dkim_active: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: domain -> its published DMARC policy (mail_dns_dmarc_policy of the hosts serving it)
     dmarc_policies: dict[str, str] = field(default_factory=dict)
 
@@ -174,6 +176,14 @@ def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
         milter_address=str(data.get("milter_address") or ""),
         milter_port=int(data.get("milter_port") or 0),
         dmarc_enforce=bool(data.get("dmarc_enforce")),
+        dkim_active={
+            str(d["name"]): tuple(
+                str(k["selector"])
+                for k in data.get("dkim") or []
+                if k["domain"] == d["name"] and k["state"] == "active"
+            )
+            for d in domains
+        },
         dmarc_policies={
             str(d["name"]): str((data.get("dns") or {}).get("dmarc_policy") or "none")
             for d in domains

@@ -19,6 +19,7 @@ from harness.config import STATE_DIR_ENV, Paths, paths
 from harness.errors import EngineUnavailableError
 from harness.lab.engine import ensure_engine
 from harness.lab.lab import Lab
+from harness.lab.zones import publish_lab_zones
 from harness.provision import PlaybookResult, run_site
 from tests.conftest import in_ci
 
@@ -104,4 +105,5 @@ def converged(main_lab: dict[str, Any], lab_paths: Paths) -> PlaybookResult:
     """The main lab with the whole stack applied (the first, cold converge)."""
     result = run_site(lab_paths.project, str(main_lab["state"]["inventory"]))
     assert result.success, result.output[-5000:]
+    publish_lab_zones(MAIN_LAB)  # DNS serves the DKIM keys the converge made
     return result

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from passlib.hash import sha512_crypt
 
-PLUGIN = Path(__file__).parents[2] / "roles/mail_accounts/filter_plugins/mail_accounts.py"
+from tests.filter_plugins import load_filters
 
 
 @pytest.fixture(scope="module")
 def plugin() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mail_accounts_filters", PLUGIN)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_filters("mail_accounts")
 
 
 HASH = "{SHA512-CRYPT}$6$abcdefgh$" + "x" * 86

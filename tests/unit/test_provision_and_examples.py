@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import yaml
 
 from harness.provision import PlaybookResult, parse_output
+from tests.filter_plugins import load_filters
 
 ROOT = Path(__file__).parents[2]
 
@@ -43,13 +43,7 @@ def test_parse_output_lists_changed_tasks_and_sums_the_recap() -> None:
 
 
 def test_example_inventory_accounts_pass_the_roles_validation() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "filters", ROOT / "roles/mail_accounts/filter_plugins/mail_accounts.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    filters = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(filters)
+    filters = load_filters("mail_accounts")
     for path in (
         ROOT / "inventory/example/group_vars/mail/main.yml",
         ROOT / "inventory/lab/group_vars/all.yml",

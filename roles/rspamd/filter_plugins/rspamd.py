@@ -1,0 +1,87 @@
+"""Filters behind the rspamd role's DKIM keys: their checks (naming the entry at fault), the
+host that makes a generated key, and the public halves `mailstack dns zone` publishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+STATES = ("future", "active", "expired", "revoked")
+
+
+def rspamd_dkim_errors(keys: Any, hosted: Any) -> list[str]:
+    """Every problem of ``rspamd_dkim_keys``, each naming its entry."""
+    errors: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
+    active: dict[tuple[str, str], int] = {}
+    algorithms: dict[str, set[str]] = {}
+    for i, key in enumerate(keys or []):
+        where = f"rspamd_dkim_keys[{i}]"
+        domain, selector = str(key.get("domain", "")), str(key.get("selector", ""))
+        algorithm, state = str(key.get("algorithm") or "rsa"), str(key.get("state", ""))
+        if domain not in (hosted or []):
+            errors.append(f"{where}.domain: {domain!r} is not a domain any mail host serves")
+        if (domain, selector) in seen:
+            errors.append(
+                f"{where}.selector: {selector!r} of {domain} is already "
+                f"rspamd_dkim_keys[{seen[domain, selector]}]"
+            )
+        seen[domain, selector] = i
+        if state == "active":
+            if (domain, algorithm) in active:
+                errors.append(
+                    f"{where}.state: a second active {algorithm} key for {domain} (the first is "
+                    f"rspamd_dkim_keys[{active[domain, algorithm]}]); make one expired"
+                )
+            active[domain, algorithm] = i
+        if state != "revoked":
+            algorithms.setdefault(domain, set()).add(algorithm)
+    for domain, algos in algorithms.items():
+        if algos == {"ed25519"}:
+            errors.append(
+                f"rspamd_dkim_keys: {domain} has ed25519 keys only; many verifiers lack ed25519, "
+                "so publish and sign with an rsa key too"
+            )
+    return errors
+
+
+def rspamd_dkim_key_host(domain: str, play_hosts: Any, hostvars: Any) -> str:
+    """The host that generates ``domain``'s keys: the first (by name) serving the domain."""
+    for host in sorted(play_hosts):
+        names = [d.get("name") for d in hostvars[host].get("mail_accounts_domains") or []]
+        if domain in names:
+            return str(host)
+    raise ValueError(f"no host of this play serves {domain}")
+
+
+def rspamd_dkim_published(keys: Any, domains: Any, public_dir: str) -> list[dict[str, str]]:
+    """The keys of ``domains`` as DNS publishes them: with the public half the role put in
+    ``public_dir`` (a key not yet generated is left out: converge first), revoked ones with
+    none."""
+    published = []
+    for key in keys or []:
+        if key.get("domain") not in (domains or []):
+            continue
+        entry = {
+            "domain": str(key["domain"]),
+            "selector": str(key["selector"]),
+            "state": str(key["state"]),
+            "algorithm": str(key.get("algorithm") or "rsa"),
+            "public_key": "",
+        }
+        if entry["state"] != "revoked":
+            path = Path(public_dir) / entry["domain"] / f"{entry['selector']}.pub"
+            if not path.is_file():
+                continue
+            entry["public_key"] = path.read_text().strip()
+        published.append(entry)
+    return published
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "rspamd_dkim_errors": rspamd_dkim_errors,
+            "rspamd_dkim_key_host": rspamd_dkim_key_host,
+            "rspamd_dkim_published": rspamd_dkim_published,
+        }

@@ -1,0 +1,72 @@
+"""The rspamd role's DKIM filters: mistakes named by entry, one generating host per domain,
+and only published halves handed to the zones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.filter_plugins import load_filters
+
+
+@pytest.fixture(scope="module")
+def plugin() -> ModuleType:
+    return load_filters("rspamd")
+
+
+def _key(selector: str, state: str, algorithm: str = "rsa", domain: str = "a.test") -> dict:
+    return {"domain": domain, "selector": selector, "state": state, "algorithm": algorithm}
+
+
+def test_a_sound_rotation_has_no_errors(plugin: ModuleType) -> None:
+    keys = [
+        _key("s1", "expired"),
+        _key("s2", "active"),
+        _key("s3", "future"),
+        _key("s0", "revoked"),
+    ]
+    assert plugin.rspamd_dkim_errors(keys, ["a.test"]) == []
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ([_key("s1", "active", domain="nowhere.test")], "rspamd_dkim_keys[0].domain"),
+        ([_key("s1", "active"), _key("s1", "future")], "rspamd_dkim_keys[1].selector"),
+        ([_key("s1", "active"), _key("s2", "active")], "rspamd_dkim_keys[1].state"),
+        ([_key("e1", "active", "ed25519")], "ed25519 keys only"),
+    ],
+    ids=["unserved-domain", "selector-twice", "two-active", "ed25519-alone"],
+)
+def test_mistakes_are_named(plugin: ModuleType, keys: list[dict], named: str) -> None:
+    errors = plugin.rspamd_dkim_errors(keys, ["a.test"])
+    assert any(named in e for e in errors), errors
+
+
+def test_one_host_generates_each_domains_keys(plugin: ModuleType) -> None:
+    hostvars = {
+        "mx2": {"mail_accounts_domains": [{"name": "a.test"}, {"name": "b.test"}]},
+        "mx1": {"mail_accounts_domains": [{"name": "a.test"}]},
+    }
+    assert plugin.rspamd_dkim_key_host("a.test", ["mx2", "mx1"], hostvars) == "mx1"
+    assert plugin.rspamd_dkim_key_host("b.test", ["mx2", "mx1"], hostvars) == "mx2"
+    with pytest.raises(ValueError, match=r"c\.test"):
+        plugin.rspamd_dkim_key_host("c.test", ["mx1"], hostvars)
+
+
+def test_only_keys_with_a_public_half_are_published(plugin: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "a.test").mkdir()
+    (tmp_path / "a.test" / "s2.pub").write_text("MIIBIjAN\n")
+    keys = [
+        _key("s2", "active"),
+        _key("s3", "future"),
+        _key("s0", "revoked"),
+        _key("x", "active", domain="b.test"),
+    ]
+    published = plugin.rspamd_dkim_published(keys, ["a.test"], str(tmp_path))
+    assert published == [
+        {**_key("s2", "active"), "public_key": "MIIBIjAN"},
+        {**_key("s0", "revoked"), "public_key": ""},  # revoked: p= empty, no file needed
+    ]  # s3 not generated yet; b.test not served here
