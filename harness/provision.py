@@ -44,7 +44,8 @@ def parse_output(text: str, result: PlaybookResult) -> None:
         if m := _TASK.match(line):
             task = m["name"]
         elif line.startswith("changed: ["):
-            host = line[len("changed: [") :].split("]", 1)[0]
+            # "changed: [mx1]", or "changed: [mx1 -> localhost]" for a delegated task
+            host = line[len("changed: [") :].split("]", 1)[0].split(" -> ", 1)[0]
             result.changed_tasks.append(f"{host}: {task}")
         elif m := _RECAP.match(line):
             result.hosts.append(m["host"])

@@ -21,6 +21,9 @@ ok: [mx2]
 TASK [postfix : Render Postfix lookup tables] **********************************
 changed: [mx2] => (item=virtual_aliases)
 
+TASK [rspamd : Put each public half beside the inventory] **********************
+changed: [mx1 -> localhost] => (item=example.test s1)
+
 RUNNING HANDLER [postfix : Reload Postfix] *************************************
 changed: [mx2]
 
@@ -36,6 +39,7 @@ def test_parse_output_lists_changed_tasks_and_sums_the_recap() -> None:
     assert result.changed_tasks == [
         "mx1: dovecot : Render dovecot.conf",
         "mx2: postfix : Render Postfix lookup tables",
+        "mx1: rspamd : Put each public half beside the inventory",
         "mx2: postfix : Reload Postfix",
     ]
     assert (result.ok, result.changed, result.failed) == (61, 3, 1)
