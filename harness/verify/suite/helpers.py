@@ -11,12 +11,17 @@ from harness.smtp.tls import client_context
 from harness.verify.mail import TargetIMAP, body_of
 from harness.verify.targets import Target
 
-__all__ = ["assert_delivered", "inbound", "send_inbound"]
+__all__ = ["assert_delivered", "inbound", "send_inbound", "send_raw_inbound"]
 
 
 def send_inbound(target: Target, sender: str, recipient: str, msg: TokenMessage) -> Reply:
     """Offer ``msg`` on port 25 with STARTTLS, unauthenticated, as another server would;
     the reply to the end of DATA (RCPT must be accepted)."""
+    return send_raw_inbound(target, sender, recipient, msg.as_bytes())
+
+
+def send_raw_inbound(target: Target, sender: str, recipient: str, message: bytes) -> Reply:
+    """``send_inbound`` for a message given as bytes (exactly as a signer left it)."""
     with SMTPDialogue(target.address, target.port("smtp")) as d:
         assert d.cmd("EHLO client.test").code == 250
         assert d.starttls(client_context(target.ca_file), target.tls_name).code == 220
@@ -25,7 +30,7 @@ def send_inbound(target: Target, sender: str, recipient: str, msg: TokenMessage)
         reply = d.cmd(f"RCPT TO:<{recipient}>")
         assert reply.code == 250, reply.text
         assert d.cmd("DATA").code == 354
-        d.send_raw(dot_stuff(msg.as_bytes()) + b".\r\n")
+        d.send_raw(dot_stuff(message) + b".\r\n")
         reply = d.read()
         d.cmd("QUIT")
     return reply

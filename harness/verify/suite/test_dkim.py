@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import secrets
 from collections.abc import Callable
 
 import dkim
@@ -15,6 +16,7 @@ import pytest
 from harness.dns.records import parse_tags
 from harness.smtp.message import token_message
 from harness.verify.mail import TargetIMAP, submit
+from harness.verify.suite.helpers import send_raw_inbound
 from harness.verify.targets import Accounts, Target
 
 #: Headers a DKIM signature of mail we send must cover (bulk-sender rules: From at least; the
@@ -66,3 +68,48 @@ def test_submitted_mail_is_signed_with_the_active_key(target: Target, accounts: 
     covered = {h.strip().lower() for h in ours[0]["h"].split(":")}
     assert covered >= MUST_SIGN, f"h= lacks {sorted(MUST_SIGN - covered)}"
     assert dkim.verify(raw, dnsfunc=_txt_lookup(target.resolver)), "dkimpy rejects the signature"
+
+
+def test_signature_checked_on_arrival_fails_once_the_body_changed(
+    target: Target, accounts: Accounts
+) -> None:
+    """Receiving side: our signed message offered again on port 25 verifies (dkim=pass);
+    the same message with one body line changed fails (dkim=fail) — refused outright where
+    the domain publishes p=reject and the host enforces it (it then fails DMARC too)."""
+    if not target.milter_enabled:
+        pytest.skip("no milter (mail_common_milter_enabled: false)")
+    domain = accounts.mailbox.rsplit("@", 1)[1]
+    if not target.dkim_active.get(domain) or not target.services & {"submission", "submissions"}:
+        pytest.skip(f"no active DKIM key of {domain} published, or no submission port")
+    signed = token_message(accounts.mailbox, [accounts.mailbox], "verify dkim body", 1024)
+    implicit = "submission" not in target.services
+    asyncio.run(submit(target, accounts.mailbox, accounts.password, signed, implicit_tls=implicit))
+    with TargetIMAP(target, accounts.mailbox, accounts.password) as imap:
+        assert len(imap.wait_for_token(signed.token)) == 1
+        raw = imap.fetch_raw(imap.search_header("X-Mailstack-Token", signed.token)[0])
+    # What the signer produced: drop what delivery added above the signature.
+    start = raw.find(b"DKIM-Signature:")
+    assert start >= 0, "the delivered message has no DKIM-Signature"
+    original = raw[start:]
+    head, sep, body = original.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = original.partition(b"\n\n")
+    results = {}
+    for name, text in (("intact", original), ("altered", head + sep + b"X" + body)):
+        token = f"{name}-{secrets.token_hex(6)}"
+        # a new token header below the signed ones: not covered, so it changes nothing signed
+        message = text.replace(sep, f"\r\nX-Mailstack-Replay: {token}".encode() + sep, 1)
+        reply = send_raw_inbound(target, accounts.mailbox, accounts.mailbox, message)
+        if reply.code != 250:
+            results[name] = f"refused {reply.code}"
+            continue
+        with TargetIMAP(target, accounts.mailbox, accounts.password) as imap:
+            found = imap.wait_for_token(token, header="X-Mailstack-Replay")
+        assert len(found) == 1, name
+        results[name] = " ".join(str(found[0].get("Authentication-Results", "")).split())
+    assert "dkim=pass" in results["intact"], results["intact"]
+    reject = target.dmarc_policies.get(domain) == "reject" and target.dmarc_enforce
+    if reject:
+        assert results["altered"].startswith("refused 5"), results["altered"]
+    else:
+        assert "dkim=fail" in results["altered"], results["altered"]
