@@ -225,6 +225,17 @@ def _print_demo(result: DemoResult) -> None:
         f"{result.verify.count('passed')} passed, {result.verify.count('failed')} failed",
     )
     summary.add_row(
+        "mail between servers",
+        f"{seconds['exchange']:.1f}",
+        "\n".join(
+            f"{e.sender} -> {e.receiver}: "
+            + " ".join(f"{m}={e.results.get(m, 'absent')}" for m in ("dkim", "spf", "dmarc"))
+            + (" (TLS)" if "ESMTPS" in e.received else " (NO TLS)")
+            for e in result.exchanges
+        )
+        or "no two servers serve different domains",
+    )
+    summary.add_row(
         "bench (short)",
         f"{seconds['bench']:.1f}",
         f"{result.bench['accept_rate']:.0f} msg/s on 587; report {result.bench_report}",

@@ -1,4 +1,5 @@
-"""The main job (`make demo`): lab up, converge twice, verify, a short bench, lab down.
+"""The main job (`make demo`): lab up, converge twice, verify, mail between the two servers
+with their verdicts, a short bench, lab down.
 
 :func:`run_demo` returns what happened as data; the CLI decides how to show it.
 """
@@ -24,9 +25,14 @@ from harness.lab.topology import default_topology
 from harness.lab.zones import publish_lab_zones
 from harness.provision import PlaybookResult
 from harness.ui import step
+from harness.verify.exchange import Exchange, exchange, peers_of
 from harness.verify.runner import VerifyReport, run_verify
+from harness.verify.targets import load_targets
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["PASS_NEEDED", "DemoResult", "exchange_both_ways", "run_demo"]
+
+#: What the receiving server must say of mail between the two (its Authentication-Results).
+PASS_NEEDED = frozenset({"spf", "dkim", "dmarc"})
 
 
 @dataclass
@@ -40,6 +46,8 @@ class DemoResult:
     converge: PlaybookResult
     converge_again: PlaybookResult
     verify: VerifyReport
+    #: one message each way between the servers, with the receiver's verdict
+    exchanges: list[Exchange]
     #: the quick standard bench result, and where it and its HTML report were written
     bench: BenchSuite
     bench_result: Path
@@ -58,6 +66,9 @@ class DemoResult:
             )
         if not self.verify.ok:
             found.append(f"verify: {self.verify.count('failed')} check(s) failed")
+        for sent in self.exchanges:
+            if any(sent.results.get(m) != "pass" for m in PASS_NEEDED):
+                found.append(f"mail {sent.sender} -> {sent.receiver}: {sent.results}")
         for name, run in self.bench["runs"].items():
             if reason := shortfall(f"bench {name}", run, None):
                 found.append(reason)
@@ -76,6 +87,7 @@ class DemoResult:
             "converge": playbook(self.converge),
             "converge_again": playbook(self.converge_again),
             "verify": self.verify.to_json(),
+            "exchanges": [e.to_json() for e in self.exchanges],
             "bench": {
                 "result": str(self.bench_result),
                 "report": str(self.bench_report),
@@ -102,6 +114,9 @@ def run_demo(name: str, *, keep: bool, out: Path) -> DemoResult:
     checked = run_verify(inventory)
     timings["verify"] = checked.seconds
     started = time.monotonic()
+    exchanges = exchange_both_ways(inventory)
+    timings["exchange"] = time.monotonic() - started
+    started = time.monotonic()
     bench = run_standard(up.state, PostfixTools(paths().tools), StandardSize.quick())
     timings["bench"] = time.monotonic() - started
     save_result(bench, out)
@@ -117,9 +132,23 @@ def run_demo(name: str, *, keep: bool, out: Path) -> DemoResult:
         converge=first,
         converge_again=again,
         verify=checked,
+        exchanges=exchanges,
         bench=bench,
         bench_result=out,
         bench_report=written["html"],
         kept=kept,
         timings=timings,
     )
+
+
+def exchange_both_ways(inventory: str) -> list[Exchange]:
+    """One message from every mail host to every host its mail leaves for by MX."""
+    targets = load_targets(inventory)
+    sent = []
+    with step("mail between the servers, by MX") as s:
+        for sender in targets:
+            for receiver in peers_of(sender, targets):
+                s.update(f"{sender.name} -> {receiver.name}")
+                sent.append(exchange(sender, receiver, subject="mailstack demo"))
+        s.note = f"{len(sent)} message(s)"
+    return sent

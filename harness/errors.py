@@ -10,6 +10,7 @@ __all__ = [
     "BenchError",
     "BenchFailedError",
     "BuildError",
+    "DeliveryError",
     "DnsError",
     "EngineUnavailableError",
     "InventoryError",
@@ -98,6 +99,10 @@ class VerifyError(MailstackError, RuntimeError):
     """The verify suite could not run (as opposed to a check that failed)."""
 
     exit_code = 6
+
+
+class DeliveryError(MailstackError, RuntimeError):
+    """A message a server accepted did not arrive where it was sent (or was refused)."""
 
 
 class BenchError(MailstackError, ValueError):

@@ -66,7 +66,7 @@ def build(distros: tuple[str, ...], as_json: bool) -> None:
     "--topology",
     "topology_path",
     type=click.Path(path_type=Path),
-    help="Topology YAML (default: one Debian 12 host mx1 serving example.test).",
+    help="Topology YAML (default: mx1 serving example.test, mx2 serving peer.test).",
 )
 @json_option
 def up(lab_name: str, topology_path: Path | None, as_json: bool) -> None:

@@ -8,6 +8,7 @@ import tarfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -66,6 +67,9 @@ class ContainerSpec:
     memory: str | None = None
     udp_ports: tuple[int, ...] = ()
     aliases: tuple[str, ...] = ()
+    #: a file mounted read-only as /etc/resolv.conf: the container then asks those name
+    #: servers directly, not Docker's embedded DNS (whose PTR answers name containers)
+    resolv_conf: Path | None = None
 
 
 def files_tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
@@ -108,6 +112,11 @@ def run_container(
         host_options["nano_cpus"] = int(spec.cpus * 1e9)
     if spec.memory:
         host_options["mem_limit"] = spec.memory
+    if spec.resolv_conf is not None:
+        host_options["binds"] = {
+            **host_options.get("binds", {}),
+            str(spec.resolv_conf): {"bind": "/etc/resolv.conf", "mode": "ro"},
+        }
     host_config = api.create_host_config(
         port_bindings=port_bindings,
         dns=list(spec.dns) or None,

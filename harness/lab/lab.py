@@ -233,6 +233,10 @@ class Lab:
         cgroups: int,
     ) -> list[HostState]:
         hosts: list[HostState] = []
+        # The hosts ask the lab's DNS directly, as a server asks its resolver: PTR lookups
+        # then get the zones' names (mx1.example.test), not Docker's container names.
+        resolv_conf = self.folder / "resolv.conf"
+        resolv_conf.write_text(f"nameserver {dns_ip}\noptions timeout:1 attempts:2\n")
         with step(f"start {len(topology.hosts)} host(s)") as s:
             for spec in topology.hosts:
                 s.update(spec.name)
@@ -242,7 +246,7 @@ class Lab:
                     name=container_name(self.name, spec.name),
                     image=images[spec.distro].tag,
                     hostname=spec.name,
-                    domainname=topology.primary_domain,
+                    domainname=topology.domain_of(spec.name),
                     network=network_name(self.name),
                     ip=addresses[spec.name],
                     ports=spec.ports,
@@ -250,6 +254,7 @@ class Lab:
                     cpus=spec.resources.cpus,
                     memory=spec.resources.memory,
                     aliases=(topology.fqdn(spec.name),),
+                    resolv_conf=resolv_conf,
                 )
                 files = {
                     "etc/ssh/ssh_host_ed25519_key": (host_key.private_openssh, 0o600),

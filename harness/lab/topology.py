@@ -4,7 +4,7 @@ A topology is YAML::
 
     domains:
       - name: example.test      # or just "example.test"; MX defaults to the first host
-        mx: [mx1]
+        mx: [mx1]               # a host's name lives under the first domain it is MX for
     hosts:
       - name: mx1
         distro: debian12
@@ -88,8 +88,12 @@ class Topology:
     def primary_domain(self) -> str:
         return self.domains[0].name
 
+    def domain_of(self, host: str) -> str:
+        """The domain a host's name lives under: the first it is MX for, else the primary."""
+        return next((d.name for d in self.domains if host in d.mx), self.primary_domain)
+
     def fqdn(self, host: str) -> str:
-        return f"{host}.{self.primary_domain}"
+        return f"{host}.{self.domain_of(host)}"
 
     @property
     def distros(self) -> tuple[str, ...]:
@@ -284,6 +288,7 @@ def load_topology(path: Path) -> Topology:
 
 
 def default_topology() -> Topology:
-    """The embedded default: one Debian 12 host ``mx1`` serving ``example.test``."""
+    """The embedded default: ``mx1`` (Debian 12) serving ``example.test`` and ``mx2`` (Debian 13)
+    serving ``peer.test``."""
     text = resources.files("harness.lab").joinpath("default-topology.yml").read_text("utf-8")
     return parse_topology(text, "default topology")

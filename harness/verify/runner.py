@@ -63,6 +63,9 @@ def _check_and_host(item: pytest.Item) -> tuple[str, str]:
         return name, ""
     target = callspec.params.get("target")
     host = str(getattr(target, "name", ""))
+    if "peer" in callspec.params:  # a check between two hosts: name the other one
+        peer = callspec.params["peer"]
+        return f"{name}[->{getattr(peer, 'name', 'none')}]", host
     rest = [part for part in str(callspec.id).split("-") if part != host] if host else []
     return (f"{name}[{'-'.join(rest)}]" if rest else name), host
 

@@ -101,6 +101,15 @@ class Target:
     dkim_active: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: domain -> its published DMARC policy (mail_dns_dmarc_policy of the hosts serving it)
     dmarc_policies: dict[str, str] = field(default_factory=dict)
+    #: alias address -> where it sends mail (mail_accounts_aliases)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def forwarding_to(self, address: str) -> str:
+        """An alias of this host that forwards off the server to ``address`` ('' if none)."""
+        domain = address.rsplit("@", 1)[-1].lower()
+        if domain in self.domains:
+            return ""
+        return next((a for a, to in self.aliases.items() if address in to), "")
 
     def port(self, service: str) -> int:
         return self.ports[service]
@@ -187,6 +196,10 @@ def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
         dmarc_policies={
             str(d["name"]): str((data.get("dns") or {}).get("dmarc_policy") or "none")
             for d in domains
+        },
+        aliases={
+            str(a["address"]): tuple(str(t) for t in a.get("to") or [])
+            for a in data.get("aliases") or []
         },
     )
 

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from docker import DockerClient
 
@@ -28,21 +30,16 @@ BIN = Path(sys.executable).parent
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 MAIN_LAB = "t-main"
 
-TWO_DISTROS = """
-domains:
-  - name: example.test
-    mx: [mx1]
-  - name: other.test
-    mx: [mx2, mx1]
-hosts:
-  - name: mx1
-    distro: debian12
-    groups: [mail]
-  - name: mx2
-    distro: debian13
-    groups: [mail, backup]
-    ports: [4190]
-"""
+
+def main_topology() -> str:
+    """The shipped default topology (mx1 Debian 12 for example.test, mx2 Debian 13 for
+    peer.test), as `make demo` runs it, plus an extra port and group on mx2 to test those."""
+    text = resources.files("harness.lab").joinpath("default-topology.yml").read_text("utf-8")
+    doc = yaml.safe_load(text)
+    mx2 = next(h for h in doc["hosts"] if h["name"] == "mx2")
+    mx2["ports"] = [4190]
+    mx2["groups"] = [*mx2["groups"], "backup"]
+    return str(yaml.safe_dump(doc))
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +76,9 @@ def run_cli(*args: str) -> Any:
 def main_lab(
     engine: DockerClient, lab_paths: Paths, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    """A lab with a Debian 12 and a Debian 13 host, up for the whole session."""
+    """The default two-server lab (Debian 12 and 13), up for the whole session."""
     topo = tmp_path_factory.mktemp("topo") / "two.yml"
-    topo.write_text(TWO_DISTROS)
+    topo.write_text(main_topology())
     data = run_cli("lab", "up", "--lab", MAIN_LAB, "--topology", str(topo))
     yield data
     Lab(engine, lab_paths, MAIN_LAB).down()

@@ -94,19 +94,26 @@ def test_groups_and_lab_vars_come_from_topology_and_group_vars(main_lab: dict[st
     graph = ansible("ansible-inventory", "--graph", inventory=inv)
     assert "@backup:" in graph.stdout
     assert "@mail:" in graph.stdout
+    assert "@peer:" in graph.stdout
     host = ansible("ansible-inventory", "--host", "mx2", inventory=inv)
     data = json.loads(host.stdout)
     assert data["mailstack_lab"] is True  # from inventory/lab/group_vars/all.yml
-    assert data["mailstack_lab_fqdn"] == "mx2.example.test"
+    # a host's name lives under the first domain it is MX for
+    assert data["mailstack_lab_fqdn"] == "mx2.peer.test"
+    # group peer's variables replace those of all.yml: its own domain and accounts
+    assert [d["name"] for d in data["mail_accounts_domains"]] == ["peer.test"]
+
+
+FQDNS = {"mx1": "mx1.example.test", "mx2": "mx2.peer.test"}
 
 
 def test_systemd_runs_as_pid_1_in_every_host(main_lab: dict[str, Any]) -> None:
-    for name in ("mx1", "mx2"):
+    for name, fqdn in FQDNS.items():
         host = _host(main_lab, name)
         assert host.check_output("systemctl is-system-running") == "running"
         assert host.check_output("ps -o comm= -p 1") == "systemd"
         assert host.service("ssh").is_running
-        assert host.check_output("hostname -f") == f"{name}.example.test"
+        assert host.check_output("hostname -f") == fqdn
 
 
 def test_ssh_command_runs_on_a_host(main_lab: dict[str, Any]) -> None:
@@ -140,35 +147,35 @@ def _answers(lab: dict[str, Any], name: str, rdtype: str) -> list[str]:
 def test_dns_serves_the_inventory_zones_and_refuses_the_rest_at_once(
     main_lab: dict[str, Any], engine: DockerClient
 ) -> None:
-    """The lab's NSD serves what `mailstack dns zone` makes from the lab's inventory: both
-    mail hosts serve example.test (lab group_vars), each has an A record and a PTR that
-    points back (forward-confirmed), SPF and DMARC are published."""
+    """The lab's NSD serves what `mailstack dns zone` makes from the lab's inventory: mx1
+    serves example.test, mx2 peer.test (group_vars), each host has an A record and a PTR that
+    points back (forward-confirmed), each domain an SPF record naming its own host only, and
+    DMARC is published."""
     ips = {h["name"]: h["ip"] for h in main_lab["state"]["hosts"]}
-    assert _answers(main_lab, "example.test", "MX") == [
-        "10 mx1.example.test.",
-        "10 mx2.example.test.",
-    ]
-    assert _answers(main_lab, "mx2.example.test", "A") == [ips["mx2"]]
+    assert _answers(main_lab, "example.test", "MX") == ["10 mx1.example.test."]
+    assert _answers(main_lab, "peer.test", "MX") == ["10 mx2.peer.test."]
+    assert _answers(main_lab, "mx2.peer.test", "A") == [ips["mx2"]]
     for name, ip in ips.items():
         reverse = dns.reversename.from_address(ip).to_text()
-        assert _answers(main_lab, reverse, "PTR") == [f"{name}.example.test."]
-    spf = [t for t in _answers(main_lab, "example.test", "TXT") if "v=spf1" in t]
-    assert len(spf) == 1
-    assert all(f"ip4:{ip}" in spf[0] for ip in ips.values())
-    assert any("v=DMARC1" in t for t in _answers(main_lab, "_dmarc.example.test", "TXT"))
+        assert _answers(main_lab, reverse, "PTR") == [f"{FQDNS[name]}."]
+    for domain, own, other in (("example.test", "mx1", "mx2"), ("peer.test", "mx2", "mx1")):
+        spf = [t for t in _answers(main_lab, domain, "TXT") if "v=spf1" in t]
+        assert len(spf) == 1, spf
+        assert f"ip4:{ips[own]}" in spf[0]
+        assert f"ip4:{ips[other]}" not in spf[0]
+        assert any("v=DMARC1" in t for t in _answers(main_lab, f"_dmarc.{domain}", "TXT"))
     assert _dns(main_lab, "nobody.example.test", "A").rcode() == dns.rcode.NXDOMAIN
     assert _dns(main_lab, "example.com", "A").rcode() == dns.rcode.REFUSED
     assert _dns(main_lab, "1.2.0.192.in-addr.arpa", "PTR").rcode() == dns.rcode.REFUSED
     # the zone file it serves is one NSD's own checker accepts, as a provider's would
     dns_container = engine.containers.get(f"mailstack-{MAIN_LAB}-dns")
-    check = dns_container.exec_run(
-        ["nsd-checkzone", "example.test", "/etc/nsd/mailstack/example.test.zone"]
-    )
-    assert check.exit_code == 0, check.output
+    for zone in ("example.test", "peer.test"):
+        check = dns_container.exec_run(["nsd-checkzone", zone, f"/etc/nsd/mailstack/{zone}.zone"])
+        assert check.exit_code == 0, check.output
     # inside a host, through the container's resolver: a lab name resolves, an outside name
     # fails fast (getent exit 2) instead of hanging until `timeout` kills it (exit 124)
     host = _host(main_lab, "mx1")
-    assert "mx2.example.test" in host.check_output("getent hosts mx2.example.test")
+    assert "mx2.peer.test" in host.check_output("getent hosts mx2.peer.test")
     assert host.run("timeout 5 getent hosts example.com").rc == 2
 
 
@@ -177,40 +184,38 @@ def test_dns_publish_serves_what_the_inventory_says_now(main_lab: dict[str, Any]
     the same way); change it back, publish: the old answer returns."""
     host_vars = Path(main_lab["state"]["inventory"]).parent / "host_vars"
     host_vars.mkdir(exist_ok=True)
-    (host_vars / "mx2.yml").write_text("mail_dns_mx_priority: 20\n")
+    (host_vars / "mx1.yml").write_text("mail_dns_mx_priority: 20\n")
 
     def publish() -> None:
         done = CliRunner().invoke(cli, ["dns", "publish", "--lab", MAIN_LAB])
         assert done.exit_code == 0, done.output
 
-    def verify_dns() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "mailstack"), "verify", "-i", main_lab["state"]["inventory"], "-k", "dns"],
+    def verify_dns() -> tuple[int, dict[str, str]]:
+        """verify's exit code and each host's DNS check outcome."""
+        done = subprocess.run(
+            [
+                *(str(BIN / "mailstack"), "verify", "--json"),
+                *("-i", main_lab["state"]["inventory"], "-k", "dns"),
+            ],
             capture_output=True,
             text=True,
             check=False,
             timeout=300,
         )
+        report = json.loads(done.stdout)
+        return done.returncode, {r["host"]: r["outcome"] for r in report["results"]}
 
     try:
         # not yet published: verify's DNS check sees the difference and fails
-        stale = verify_dns()
-        assert stale.returncode == 1, stale.stdout[-3000:]
-        assert "0 passed, 2 failed" in stale.stdout, stale.stdout[-3000:]  # mx1 and mx2
+        # mx1's domain is stale; mx2's (peer.test) is not
+        assert verify_dns() == (1, {"mx1": "failed", "mx2": "passed"})
         publish()
-        fresh = verify_dns()
-        assert fresh.returncode == 0, fresh.stdout[-3000:]
-        assert _answers(main_lab, "example.test", "MX") == [
-            "10 mx1.example.test.",
-            "20 mx2.example.test.",
-        ]
+        assert verify_dns() == (0, {"mx1": "passed", "mx2": "passed"})
+        assert _answers(main_lab, "example.test", "MX") == ["20 mx1.example.test."]
     finally:
-        (host_vars / "mx2.yml").unlink()
+        (host_vars / "mx1.yml").unlink()
         publish()
-    assert _answers(main_lab, "example.test", "MX") == [
-        "10 mx1.example.test.",
-        "10 mx2.example.test.",
-    ]
+    assert _answers(main_lab, "example.test", "MX") == ["10 mx1.example.test."]
 
 
 def test_egress_is_dropped_by_a_rule_on_the_lab_bridge(

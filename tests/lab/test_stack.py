@@ -223,13 +223,13 @@ def test_relayhost_with_sasl_sends_through_the_smarthost(
 ) -> None:
     """mx1 sends outbound mail through mx2 (the "ISP"), authenticating with SASL over TLS."""
     inventory = _inventory(main_lab)
-    password = yaml.safe_load((lab_paths.lab_group_vars / "all.yml").read_text())[
-        "mailstack_lab_password"
-    ]
+    smarthost = next(h for h in main_lab["state"]["hosts"] if h["name"] == "mx2")["fqdn"]
+    # a mailbox of the smarthost (mx2, group peer) to log in with, and send as
+    login = next(t for t in load_targets(inventory) if t.name == "mx2").accounts
     relay = [
-        "postfix_relayhost=[mx2.example.test]:587",
-        "postfix_relayhost_username=bob@example.test",
-        f"postfix_relayhost_password={password}",
+        f"postfix_relayhost=[{smarthost}]:587",
+        f"postfix_relayhost_username={login.mailbox}",
+        f"postfix_relayhost_password={login.password}",
     ]
     mx1 = f"mailstack-{MAIN_LAB}-mx1"
     mx2 = f"mailstack-{MAIN_LAB}-mx2"
@@ -243,7 +243,7 @@ def test_relayhost_with_sasl_sends_through_the_smarthost(
                 "sh",
                 "-c",
                 f"printf 'Subject: {token}\\n\\nvia relayhost\\n' | "
-                f"sendmail -f bob@example.test {rcpt}",
+                f"sendmail -f {login.mailbox} {rcpt}",
             ]
         )
         assert sent.exit_code == 0, sent.output
@@ -254,13 +254,13 @@ def test_relayhost_with_sasl_sends_through_the_smarthost(
             if f"to=<{rcpt}>" in log:
                 break
             time.sleep(1)
-        assert "sasl_username=bob@example.test" in log
+        assert f"sasl_username={login.mailbox}" in log
         assert f"to=<{rcpt}>" in log  # mx2 took the message for onward delivery
         sender_log = _mail_log(engine, mx1)
-        assert f"to=<{rcpt}>, relay=mx2.example.test" in sender_log
+        assert f"to=<{rcpt}>, relay={smarthost}" in sender_log
         # "Trusted": the chain verified against the lab CA (an "Untrusted TLS connection"
         # would also contain "TLS connection established", so the word itself is checked).
-        assert "Trusted TLS connection established to mx2.example.test" in sender_log
+        assert f"Trusted TLS connection established to {smarthost}" in sender_log
     finally:
         restored = run_site(lab_paths.project, inventory, limit="mx1")
         assert restored.success

@@ -10,6 +10,7 @@ from typing import Any, cast
 from harness.bench.model import BenchSuite
 from harness.demo import DemoResult
 from harness.provision import PlaybookResult
+from harness.verify.exchange import Exchange
 from harness.verify.runner import CheckResult, VerifyReport
 
 
@@ -27,7 +28,26 @@ def _run(accepted: int, attempted: int = 10) -> dict[str, Any]:
     return {"outcomes": outcomes, "errors": {}}
 
 
-def _demo(*, again_changed: int, failed: bool, accepted: int) -> DemoResult:
+def _exchange(results: dict[str, str]) -> Exchange:
+    return Exchange(
+        sender="mx1",
+        receiver="mx2",
+        from_address="alice@example.test",
+        to_address="carol@peer.test",
+        token="t",
+        raw=b"",
+        results=results,
+        received="from mx1.example.test (mx1.example.test [10.0.0.1]) by mx2.peer.test with ESMTPS",
+        seconds=1.0,
+    )
+
+
+PASSING = {"spf": "pass", "dkim": "pass", "dmarc": "pass", "arc": "none"}
+
+
+def _demo(
+    *, again_changed: int, failed: bool, accepted: int, results: dict[str, str] = PASSING
+) -> DemoResult:
     verify = VerifyReport(inventory="inv", seconds=1.0)
     verify.results = [CheckResult("test_x", "mx1", "failed" if failed else "passed", 0.1)]
     bench = cast("BenchSuite", {"accept_rate": 1.0, "ratios": {}, "runs": {"sink": _run(10)}})
@@ -41,6 +61,7 @@ def _demo(*, again_changed: int, failed: bool, accepted: int) -> DemoResult:
             returncode=0, seconds=1.0, changed=again_changed, changed_tasks=["mx1: t"]
         ),
         verify=verify,
+        exchanges=[_exchange(results)],
         bench=bench,
         bench_result=Path("bench-results/demo.json"),
         bench_report=Path("bench-results/demo.html"),
@@ -57,11 +78,15 @@ def test_a_clean_demo_has_no_problems_and_is_json() -> None:
     assert "output" not in data["converge"]
     assert data["verify"]["ok"] is True
     assert data["bench"]["result"] == "bench-results/demo.json"
+    assert data["exchanges"][0]["results"]["dkim"] == "pass"
+    assert data["exchanges"][0]["tls"] is True
 
 
 def test_every_problem_is_named() -> None:
-    problems = _demo(again_changed=1, failed=True, accepted=0).problems()
+    unsigned = {"spf": "pass", "dmarc": "fail"}
+    problems = _demo(again_changed=1, failed=True, accepted=0, results=unsigned).problems()
     assert problems[0] == "converge again changed 1 task(s): mx1: t"
     assert problems[1] == "verify: 1 check(s) failed"
-    assert problems[2].startswith("bench stack-587: none of 10 messages accepted (10 rejected")
-    assert len(problems) == 3
+    assert problems[2] == "mail mx1 -> mx2: {'spf': 'pass', 'dmarc': 'fail'}"
+    assert problems[3].startswith("bench stack-587: none of 10 messages accepted (10 rejected")
+    assert len(problems) == 4

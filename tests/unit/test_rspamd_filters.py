@@ -56,6 +56,30 @@ def test_one_host_generates_each_domains_keys(plugin: ModuleType) -> None:
         plugin.rspamd_dkim_key_host("c.test", ["mx1"], hostvars)
 
 
+def test_keys_to_generate_span_every_hosts_own_list(plugin: ModuleType) -> None:
+    """Hosts serving different domains list different keys: each key is made once, on the
+    first host serving its domain — not only the keys of the play's first host (a bug that
+    left a second server without its domain's key)."""
+    hostvars = {
+        "mx1": {
+            "mail_accounts_domains": [{"name": "a.test"}],
+            "rspamd_dkim_keys": [_key("s1", "active"), _key("s0", "revoked")],
+        },
+        "mx2": {
+            "mail_accounts_domains": [{"name": "a.test"}, {"name": "b.test"}],
+            "rspamd_dkim_keys": [
+                _key("s1", "active"),
+                _key("p1", "future", domain="b.test"),
+                {**_key("v1", "active", domain="b.test"), "private_key": "PEM"},
+            ],
+        },
+    }
+    assert plugin.rspamd_dkim_to_generate(["mx2", "mx1"], hostvars) == [
+        {"domain": "a.test", "selector": "s1", "algorithm": "rsa", "host": "mx1"},
+        {"domain": "b.test", "selector": "p1", "algorithm": "rsa", "host": "mx2"},
+    ]
+
+
 def test_only_keys_with_a_public_half_are_published(plugin: ModuleType, tmp_path: Path) -> None:
     (tmp_path / "a.test").mkdir()
     (tmp_path / "a.test" / "s2.pub").write_text("MIIBIjAN\n")

@@ -41,11 +41,14 @@ def test_good_topology_parses_hosts_domains_and_ports() -> None:
     assert topo.fqdn("mx2") == "mx2.example.test"
 
 
-def test_default_topology_is_one_debian12_host_serving_example_test() -> None:
+def test_default_topology_is_two_servers_on_both_distros() -> None:
     topo = default_topology()
-    assert [(h.name, h.distro) for h in topo.hosts] == [("mx1", "debian12")]
-    assert [d.name for d in topo.domains] == ["example.test", "catchall.example.test"]
+    assert [(h.name, h.distro) for h in topo.hosts] == [("mx1", "debian12"), ("mx2", "debian13")]
+    assert [d.name for d in topo.domains] == ["example.test", "catchall.example.test", "peer.test"]
     assert set(DEFAULT_PORTS) <= set(topo.hosts[0].ports)
+    # each host named under the first domain it is MX for
+    assert (topo.fqdn("mx1"), topo.fqdn("mx2")) == ("mx1.example.test", "mx2.peer.test")
+    assert "peer" in topo.hosts[1].groups  # inventory/lab/group_vars/peer.yml applies
 
 
 @pytest.mark.parametrize(

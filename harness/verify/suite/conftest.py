@@ -9,6 +9,7 @@ pytest.register_assert_rewrite("harness.verify.suite.helpers")
 from testinfra.host import Host  # noqa: E402
 
 from harness.remote import inventory_host  # noqa: E402
+from harness.verify.exchange import peers_of  # noqa: E402
 from harness.verify.targets import Accounts, Target, load_targets  # noqa: E402
 
 _TARGETS = pytest.StashKey[list[Target]]()
@@ -34,8 +35,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "target" in metafunc.fixturenames:
-        targets = metafunc.config.stash[_TARGETS]
+    targets = metafunc.config.stash[_TARGETS]
+    if "peer" in metafunc.fixturenames:
+        # (sender, receiver): every host with each other host its mail leaves by MX for; a
+        # host with none gets one case that skips, saying so.
+        none: list[Target | None] = [None]
+        pairs = [
+            pytest.param(t, p, id=f"{t.name}->{p.name if p else 'none'}")
+            for t in targets
+            for p in [*peers_of(t, targets)] or none
+        ]
+        metafunc.parametrize(("target", "peer"), pairs, scope="session")
+    elif "target" in metafunc.fixturenames:
         metafunc.parametrize("target", targets, ids=[t.name for t in targets], scope="session")
 
 

@@ -1,5 +1,6 @@
 """Filters behind the rspamd role's DKIM keys: their checks (naming the entry at fault), the
-host that makes a generated key, and the public halves `mailstack dns zone` publishes."""
+keys to make and the host that makes each (across every host's keys), and the public halves
+`mailstack dns zone` publishes."""
 
 from __future__ import annotations
 
@@ -54,6 +55,26 @@ def rspamd_dkim_key_host(domain: str, play_hosts: Any, hostvars: Any) -> str:
     raise ValueError(f"no host of this play serves {domain}")
 
 
+def rspamd_dkim_to_generate(play_hosts: Any, hostvars: Any) -> list[dict[str, str]]:
+    """The keys the play's hosts need made (no private_key given, not revoked), one entry per
+    (domain, selector) across every host's rspamd_dkim_keys — hosts may list different keys
+    (each its own domains) — each with the host that makes it."""
+    wanted: dict[tuple[str, str], dict[str, str]] = {}
+    for host in sorted(play_hosts):
+        for key in hostvars[host].get("rspamd_dkim_keys") or []:
+            if key.get("state") == "revoked" or key.get("private_key"):
+                continue
+            ident = (str(key["domain"]), str(key["selector"]))
+            if ident not in wanted:
+                wanted[ident] = {
+                    "domain": ident[0],
+                    "selector": ident[1],
+                    "algorithm": str(key.get("algorithm") or "rsa"),
+                    "host": rspamd_dkim_key_host(ident[0], play_hosts, hostvars),
+                }
+    return [wanted[k] for k in sorted(wanted)]
+
+
 def rspamd_dkim_published(keys: Any, domains: Any, public_dir: str) -> list[dict[str, str]]:
     """The keys of ``domains`` as DNS publishes them: with the public half the role put in
     ``public_dir`` (a key not yet generated is left out: converge first), revoked ones with
@@ -84,4 +105,5 @@ class FilterModule:
             "rspamd_dkim_errors": rspamd_dkim_errors,
             "rspamd_dkim_key_host": rspamd_dkim_key_host,
             "rspamd_dkim_published": rspamd_dkim_published,
+            "rspamd_dkim_to_generate": rspamd_dkim_to_generate,
         }
