@@ -19,6 +19,7 @@ from harness import __version__
 from harness.bench.cli import bench, report_cmd
 from harness.config import paths
 from harness.converge import converge_site
+from harness.dkim.cli import dkim
 from harness.dns.cli import dns
 from harness.errors import MailstackError
 from harness.lab.cli import lab, print_status
@@ -52,6 +53,7 @@ def cli() -> None:
 cli.add_command(lab)
 cli.add_command(bench)
 cli.add_command(dns)
+cli.add_command(dkim)
 
 
 @cli.command()

@@ -11,6 +11,7 @@ __all__ = [
     "BenchFailedError",
     "BuildError",
     "DeliveryError",
+    "DkimError",
     "DnsError",
     "EngineUnavailableError",
     "InventoryError",
@@ -99,6 +100,13 @@ class VerifyError(MailstackError, RuntimeError):
     """The verify suite could not run (as opposed to a check that failed)."""
 
     exit_code = 6
+
+
+class DkimError(MailstackError, ValueError):
+    """A DKIM rotation step cannot be taken: the keys are not in the state it needs, or the
+    file that lists them cannot be found or edited."""
+
+    exit_code = 2
 
 
 class DeliveryError(MailstackError, RuntimeError):

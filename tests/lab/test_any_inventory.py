@@ -7,12 +7,16 @@ hash form the mail_accounts role accepts is one Dovecot verifies."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dkim
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -23,8 +27,13 @@ from harness.config import Paths
 from harness.lab.lab import Lab
 from harness.lab.zones import publish_lab_zones
 from harness.provision import PlaybookResult, run_site
+from harness.smtp.message import TOKEN_HEADER, token_message
+from harness.verify.mail import TargetIMAP, submit
+from harness.verify.suite.helpers import assert_signed, send_raw_inbound, txt_lookup
+from harness.verify.targets import Target, load_targets
 from tests.filter_plugins import load_filters
 from tests.lab.conftest import BIN, run_cli
+from tests.lab.mailstream import SubmissionStream, delivered_by_token
 
 ALT_LAB = "t-alt"
 TOPOLOGY = """
@@ -40,6 +49,8 @@ DOMAINS = [
     # A catch-all domain with an ordinary name: verify must find it from the data.
     {"name": "shop.example.test", "catch_all": "alice@example.test"},
 ]
+#: The domain's keys, listed per host (both serve it): the rotation test edits both files.
+KEYS = [{"domain": "example.test", "selector": "s202611-rsa", "state": "active"}]
 HOST_VARS: dict[str, dict[str, Any]] = {
     "mxa": {
         "mail_accounts_domains": DOMAINS,
@@ -51,6 +62,8 @@ HOST_VARS: dict[str, dict[str, Any]] = {
         "dovecot_auth_mechanisms": ["plain"],
         "postfix_inet_protocols": "ipv4",  # applied only by a restart
         "mail_dns_dmarc_policy": "reject",  # both hosts serve example.test: they must agree
+        "mail_dns_ttl": 10,  # a DKIM rotation waits one TTL before the new key signs
+        "rspamd_dkim_keys": KEYS,
     },
     "mxb": {
         "mail_accounts_domains": DOMAINS,
@@ -59,6 +72,8 @@ HOST_VARS: dict[str, dict[str, Any]] = {
         "postfix_message_size_limit": 5242880,
         "dovecot_vmail_home": "/srv/vmail",
         "mail_dns_dmarc_policy": "reject",
+        "mail_dns_ttl": 10,
+        "rspamd_dkim_keys": KEYS,
     },
 }
 #: Checks that must skip, by host, and nothing else may (the lab publishes no IPv6).
@@ -240,3 +255,89 @@ def test_every_hash_form_the_role_accepts_is_one_dovecot_verifies(
         assert code == 0, (host, prefixed, out)
         code, _ = _exec(engine, host, "doveadm", "pw", "-t", prefixed, "-p", "wrong-pw")
         assert code != 0, (host, "a wrong password verified")
+
+
+def _submit_and_read(target: Target) -> bytes:
+    """A message submitted as the test mailbox to itself, as stored (signed)."""
+    acc = target.accounts
+    msg = token_message(acc.mailbox, [acc.mailbox], "rotation", 1024)
+    implicit = "submission" not in target.services
+    sent = asyncio.run(submit(target, acc.mailbox, acc.password, msg, implicit_tls=implicit))
+    assert sent == {}
+    with TargetIMAP(target, acc.mailbox, acc.password) as imap:
+        assert len(imap.wait_for_token(msg.token)) == 1
+        return imap.fetch_raw(imap.search_header(TOKEN_HEADER, msg.token)[0])
+
+
+def _replayed(raw: bytes) -> bytes:
+    """The stored message from its signature down (what the signer produced), with a fresh
+    token below the signed headers."""
+    original = raw[raw.find(b"DKIM-Signature:") :]
+    head, sep, body = original.partition(b"\r\n\r\n")
+    token = secrets.token_hex(6)
+    return head + f"\r\n{TOKEN_HEADER}: replay-{token}".encode() + sep + body
+
+
+def test_dkim_rotation_end_to_end_loses_nothing(
+    alt_converged: PlaybookResult, alt_lab: dict[str, Any]
+) -> None:
+    """`mailstack dkim publish/activate/revoke` on a domain two hosts serve, while mail is
+    submitted all along: the new key is made once and signs on both hosts; a message signed
+    with the old key verifies until the revocation and fails after it (refused: p=reject);
+    every accepted message arrives exactly once, and signed."""
+    inventory = alt_lab["state"]["inventory"]
+    host_vars = Path(inventory).parent / "host_vars"
+    files = [arg for h in HOST_VARS for arg in ("--keys-file", str(host_vars / f"{h}.yml"))]
+    domain = "example.test"
+
+    def step(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = run_cli("dkim", name, "--lab", ALT_LAB, "--domain", domain, *files)
+        return data
+
+    targets = {t.name: t for t in load_targets(inventory)}
+    mxa = targets["mxa"]
+    resolver = txt_lookup(mxa.resolver)
+    (old,) = mxa.dkim_active[domain]
+    signed_old = _submit_and_read(mxa)
+    assert dkim.verify(signed_old, dnsfunc=resolver)
+    stream = SubmissionStream(mxa)
+    stream.start()
+    try:
+        published = step("publish")
+        (new,) = [k["selector"] for k in published["keys"] if k["state"] == "future"]
+        step("activate")
+        # the old key is expired but still published: mail signed with it still verifies
+        assert dkim.verify(signed_old, dnsfunc=resolver)
+        for target in load_targets(inventory):  # both hosts sign with the new key now
+            if target.services & {"submission", "submissions"}:
+                assert_signed(_submit_and_read(target), domain, [new], target.resolver)
+        revoked = step("revoke")
+        assert {k["selector"]: k["state"] for k in revoked["keys"]} == {
+            old: "revoked",
+            new: "active",
+        }
+    finally:
+        stream.stop()
+    # revoked: the old signature fails (dkimpy), and offered again the message is refused
+    assert not dkim.verify(signed_old, dnsfunc=resolver)
+    acc = mxa.accounts
+    reply = send_raw_inbound(mxa, acc.mailbox, acc.mailbox, _replayed(signed_old))
+    assert reply.code >= 500, f"a message signed with a revoked key was accepted: {reply}"
+    # zero loss: every 250 delivered exactly once, each signed by the domain
+    assert stream.refused == []
+    assert len(stream.accepted) >= 20, "the stream hardly ran"
+    deadline = time.monotonic() + 60
+    while True:  # the last accepted ones may still be on their way
+        delivered = delivered_by_token(mxa)
+        missing = [t for t in stream.accepted if t not in delivered]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    doubled = [t for t in stream.accepted if len(delivered.get(t, [])) > 1]
+    assert (missing, doubled) == ([], [])
+    selectors = {
+        s for t in stream.accepted for d in delivered[t] for dom, s in d.signatures if dom == domain
+    }
+    unsigned = [t for t in stream.accepted if not delivered[t][0].signatures]
+    assert unsigned == []
+    assert selectors == {old, new}, selectors

@@ -1,0 +1,1 @@
+"""DKIM keys over their life: rotation steps (publish, activate, revoke) as code."""
