@@ -124,17 +124,7 @@ def exchange(sender: Target, receiver: Target, *, subject: str, timeout: float =
     msg = token_message(src.mailbox, [dst.mailbox], subject, 2048)
     for name, value in UNSUBSCRIBE_HEADERS.items():
         msg.message[name] = value.format(domain=_domain(src.mailbox), token=msg.token)
-    implicit = "submission" not in sender.services
-    errors = asyncio.run(
-        submit(
-            sender,
-            src.mailbox,
-            src.password,
-            msg,
-            recipients=[dst.mailbox],
-            implicit_tls=implicit,
-        )
-    )
+    errors = asyncio.run(submit(sender, src.mailbox, src.password, msg, recipients=[dst.mailbox]))
     if errors:
         raise DeliveryError(f"{sender.name} refused the message for {dst.mailbox}: {errors}")
     with TargetIMAP(receiver, dst.mailbox, dst.password) as imap:

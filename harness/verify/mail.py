@@ -27,10 +27,13 @@ async def submit(
     *,
     sender: str | None = None,
     recipients: list[str] | None = None,
-    implicit_tls: bool = False,
+    implicit_tls: bool | None = None,
     timeout: float = 30.0,
 ) -> aiosmtplib.SMTPResponse | dict[str, aiosmtplib.SMTPResponse]:
-    """Submit ``message`` on 587 (STARTTLS) or 465 (implicit TLS) with AUTH as ``user``."""
+    """Submit ``message`` on 587 (STARTTLS) or 465 (implicit TLS) with AUTH as ``user``;
+    ``implicit_tls`` None: 587 where the inventory switches it on, else 465."""
+    if implicit_tls is None:
+        implicit_tls = "submission" not in target.services
     service = "submissions" if implicit_tls else "submission"
     # Connect to the published address but check the certificate against the host's name.
     sock = socket.create_connection((target.address, target.port(service)), timeout=timeout)
@@ -87,14 +90,24 @@ class TargetIMAP:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             self.imap.logout()
 
-    def search_header(self, name: str, value: str) -> list[bytes]:
+    def _search(self, *criteria: str) -> list[bytes]:
         self.imap.noop()  # let the server report new mail
-        # imaplib sends arguments as they are: quote the value so spaces stay in it
-        quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        status, data = self.imap.search(None, "HEADER", name, quoted)
+        status, data = self.imap.search(None, *criteria)
         if status != "OK":
             raise imaplib.IMAP4.error(f"SEARCH failed: {data!r}")
         return data[0].split() if data and data[0] else []
+
+    @staticmethod
+    def _quoted(value: str) -> str:
+        """imaplib sends arguments as they are: quote a value so spaces stay in it."""
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def search_header(self, name: str, value: str) -> list[bytes]:
+        return self._search("HEADER", name, self._quoted(value))
+
+    def search_text(self, text: str) -> list[bytes]:
+        """Messages with ``text`` anywhere (headers, body, attached messages)."""
+        return self._search("TEXT", self._quoted(text))
 
     def fetch_raw(self, uid: bytes) -> bytes:
         """The message exactly as stored (what a DKIM verifier must see)."""

@@ -261,9 +261,7 @@ def _submit_and_read(target: Target) -> bytes:
     """A message submitted as the test mailbox to itself, as stored (signed)."""
     acc = target.accounts
     msg = token_message(acc.mailbox, [acc.mailbox], "rotation", 1024)
-    implicit = "submission" not in target.services
-    sent = asyncio.run(submit(target, acc.mailbox, acc.password, msg, implicit_tls=implicit))
-    assert sent == {}
+    assert asyncio.run(submit(target, acc.mailbox, acc.password, msg)) == {}
     with TargetIMAP(target, acc.mailbox, acc.password) as imap:
         assert len(imap.wait_for_token(msg.token)) == 1
         return imap.fetch_raw(imap.search_header(TOKEN_HEADER, msg.token)[0])

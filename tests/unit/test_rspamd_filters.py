@@ -94,3 +94,13 @@ def test_only_keys_with_a_public_half_are_published(plugin: ModuleType, tmp_path
         {**_key("s2", "active"), "public_key": "MIIBIjAN"},
         {**_key("s0", "revoked"), "public_key": ""},  # revoked: p= empty, no file needed
     ]  # s3 not generated yet; b.test not served here
+
+
+def test_the_host_names_parent_domain_signs_its_own_mail(plugin: ModuleType) -> None:
+    """Bounces come From MAILER-DAEMON@<host name>: signed with the hosted domain above it (a
+    .test or other unlisted suffix defeats rspamd's own esld lookup, so the role says it)."""
+    domains = ["example.test", "shop.example.test", "peer.test"]
+    assert plugin.rspamd_dkim_parent(domains, "mx1.shop.example.test") == "shop.example.test"
+    assert plugin.rspamd_dkim_parent(domains, "MX1.example.test.") == "example.test"
+    assert plugin.rspamd_dkim_parent(domains, "example.test") == ""  # a hosted domain itself
+    assert plugin.rspamd_dkim_parent(domains, "mx.other.test") == ""

@@ -25,10 +25,7 @@ def test_submitted_mail_is_signed_with_the_active_key(target: Target, accounts: 
     if not selectors:
         pytest.skip(f"no active DKIM key of {domain} is published (rspamd_dkim_keys)")
     msg = token_message(accounts.mailbox, [accounts.mailbox], "verify dkim", 2048)
-    implicit = "submission" not in target.services
-    errors = asyncio.run(
-        submit(target, accounts.mailbox, accounts.password, msg, implicit_tls=implicit)
-    )
+    errors = asyncio.run(submit(target, accounts.mailbox, accounts.password, msg))
     assert errors == {}
     with TargetIMAP(target, accounts.mailbox, accounts.password) as imap:
         found = imap.wait_for_token(msg.token)
@@ -49,8 +46,7 @@ def test_signature_checked_on_arrival_fails_once_the_body_changed(
     if not target.dkim_active.get(domain) or not target.services & {"submission", "submissions"}:
         pytest.skip(f"no active DKIM key of {domain} published, or no submission port")
     signed = token_message(accounts.mailbox, [accounts.mailbox], "verify dkim body", 1024)
-    implicit = "submission" not in target.services
-    asyncio.run(submit(target, accounts.mailbox, accounts.password, signed, implicit_tls=implicit))
+    asyncio.run(submit(target, accounts.mailbox, accounts.password, signed))
     with TargetIMAP(target, accounts.mailbox, accounts.password) as imap:
         assert len(imap.wait_for_token(signed.token)) == 1
         raw = imap.fetch_raw(imap.search_header("X-Mailstack-Token", signed.token)[0])

@@ -8,8 +8,10 @@ both ways (the lab's default topology: mx1 for example.test, mx2 for peer.test).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import secrets
+import time
 
 import dkim
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from harness.dns.records import parse_tags
 from harness.smtp.message import TOKEN_HEADER, token_message
 from harness.verify.exchange import auth_results, exchange
-from harness.verify.mail import TargetIMAP
+from harness.verify.mail import TargetIMAP, submit
 from harness.verify.suite.helpers import assert_signed, send_inbound, txt_lookup
 from harness.verify.targets import Accounts, Target
 
@@ -93,3 +95,35 @@ def test_mail_forwarded_to_another_server_carries_a_valid_arc_set(
     assert cv == dkim.CV_Pass, f"dkimpy: ARC chain {cv!r}: {reason}"
     results = auth_results(email.message_from_bytes(raw), peer.hostname)
     assert results.get("arc") == "pass", f"{peer.hostname}: arc={results.get('arc')} ({results})"
+
+
+def test_bounce_of_mail_the_other_server_refuses_comes_back_signed(
+    target: Target, accounts: Accounts, peer: Target | None
+) -> None:
+    """Mail to an unknown mailbox at the other server is refused there (5xx at RCPT); this
+    host's bounce (DSN) to the sender comes back signed by the sender's domain, as Gmail and
+    Yahoo want of every message a domain sends (bounces go through the milter too)."""
+    if peer is None:
+        pytest.skip("no other host of the inventory (or of --limit) to send to")
+    if not target.services & {"submission", "submissions"}:
+        pytest.skip("submission and submissions are both switched off in the inventory")
+    domain = accounts.mailbox.rsplit("@", 1)[1]
+    selectors = target.dkim_active.get(domain) or ()
+    if not (target.milter_enabled and selectors):
+        pytest.skip(f"no milter or no active DKIM key of {domain} (rspamd_dkim_keys)")
+    peer_domain = peer.accounts.mailbox.rsplit("@", 1)[1]
+    nobody = f"nobody-{secrets.token_hex(4)}@{peer_domain}"
+    msg = token_message(accounts.mailbox, [nobody], "verify bounce", 512)
+    errors = asyncio.run(
+        submit(target, accounts.mailbox, accounts.password, msg, recipients=[nobody])
+    )
+    assert errors == {}
+    with TargetIMAP(target, accounts.mailbox, accounts.password) as imap:
+        deadline = time.monotonic() + 60
+        while not (found := imap.search_text(msg.token)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert found, f"no bounce of {msg.token} (to {nobody}) came back to {accounts.mailbox}"
+        raw = imap.fetch_raw(found[0])
+    bounce = email.message_from_bytes(raw)
+    assert bounce.get_content_type() == "multipart/report", bounce.get_content_type()
+    assert_signed(raw, domain, selectors, target.resolver)

@@ -55,6 +55,18 @@ def rspamd_dkim_key_host(domain: str, play_hosts: Any, hostvars: Any) -> str:
     raise ValueError(f"no host of this play serves {domain}")
 
 
+def rspamd_dkim_parent(domains: Any, hostname: str) -> str:
+    """The domain of ``domains`` the host name lies under (the longest), '' when none or when
+    the host name is itself one of them. Mail the host makes itself (bounces: From
+    MAILER-DAEMON@<host name>) is signed with that domain's key, aligned under relaxed DMARC."""
+    name = str(hostname).lower().rstrip(".")
+    names = {str(d).lower().rstrip(".") for d in domains or []}
+    if name in names:
+        return ""
+    parents = [d for d in names if name.endswith("." + d)]
+    return max(parents, key=len) if parents else ""
+
+
 def rspamd_dkim_to_generate(play_hosts: Any, hostvars: Any) -> list[dict[str, str]]:
     """The keys the play's hosts need made (no private_key given, not revoked), one entry per
     (domain, selector) across every host's rspamd_dkim_keys — hosts may list different keys
@@ -104,6 +116,7 @@ class FilterModule:
         return {
             "rspamd_dkim_errors": rspamd_dkim_errors,
             "rspamd_dkim_key_host": rspamd_dkim_key_host,
+            "rspamd_dkim_parent": rspamd_dkim_parent,
             "rspamd_dkim_published": rspamd_dkim_published,
             "rspamd_dkim_to_generate": rspamd_dkim_to_generate,
         }
