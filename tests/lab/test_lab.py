@@ -101,7 +101,7 @@ def test_groups_and_lab_vars_come_from_topology_and_group_vars(main_lab: dict[st
     # a host's name lives under the first domain it is MX for
     assert data["mailstack_lab_fqdn"] == "mx2.peer.test"
     # group peer's variables replace those of all.yml: its own domain and accounts
-    assert [d["name"] for d in data["mail_accounts_domains"]] == ["peer.test"]
+    assert [d["name"] for d in data["mail_accounts_domains"]] == ["peer.test", "lists.peer.test"]
 
 
 FQDNS = {"mx1": "mx1.example.test", "mx2": "mx2.peer.test"}
