@@ -89,20 +89,29 @@ class Rotation:
             f.save()
         self.converge()
 
-    def _published(self) -> dict[str, str]:
+    def _published(self, hosts: dict[str, dict[str, Any]]) -> dict[str, str]:
         """selector -> public half of the domain's keys, as the inventory resolves them."""
-        data = resolve_hosts(self.inventory)
         halves: dict[str, str] = {}
-        for host in data.values():
+        for host in hosts.values():
             for key in host.get("dkim") or []:
                 if key["domain"] == self.domain:
                     halves[str(key["selector"])] = str(key["public_key"])
         return halves
 
-    def ttl(self) -> int:
+    def ttl(self, hosts: dict[str, dict[str, Any]] | None = None) -> int:
         """The zones' TTL (the longest the hosts name)."""
-        ttls = {int(h["dns"]["ttl"]) for h in resolve_hosts(self.inventory).values()}
+        resolved = hosts if hosts is not None else resolve_hosts(self.inventory)
+        ttls = {int(h["dns"]["ttl"]) for h in resolved.values()}
         return max(ttls) if ttls else 0
+
+    def _serve(self, report: StepReport, what: str) -> None:
+        """DNS serves the inventory's zones now (a lab), or the report says to publish them."""
+        if self.publish_dns is not None:
+            self.publish_dns()
+        else:
+            report.note = (
+                f"publish {what} at your DNS provider (mailstack dns zone --domain {self.domain})"
+            )
 
     def publish(self, selector: str | None = None, today: dt.date | None = None) -> StepReport:
         started = time.monotonic()
@@ -111,15 +120,9 @@ class Rotation:
             self.domain_keys(), self.domain, today or dt.date.today(), selector=selector
         )
         self._edit(report, changes)
+        self._serve(report, "the new record")
         if not changes:
             report.note = "a future key is there already: activate it next"
-        if self.publish_dns is not None:
-            self.publish_dns()
-        else:
-            report.note = (
-                "publish the new record at your DNS provider (mailstack dns zone --domain "
-                f"{self.domain}), then run `mailstack dkim activate --domain {self.domain}`"
-            )
         report.seconds = time.monotonic() - started
         return report
 
@@ -129,7 +132,8 @@ class Rotation:
         started = time.monotonic()
         report = StepReport("activate", self.domain)
         changes = plan_activate(self.domain_keys(), self.domain)
-        halves = self._published()
+        hosts = resolve_hosts(self.inventory)  # one Ansible run for the halves and the TTL
+        halves = self._published(hosts)
         for change in changes:
             if change.state != "active":
                 continue
@@ -140,7 +144,7 @@ class Rotation:
                     hint="converge (or run `mailstack dkim publish`) first: the role makes it",
                 )
             report.waited_seconds += self._wait_served(change.selector, wanted)
-        ttl = self.ttl()
+        ttl = self.ttl(hosts)
         with step(f"wait one TTL ({ttl} s) past the first answer"):
             self.sleep(ttl)
         report.waited_seconds += ttl
@@ -169,12 +173,7 @@ class Rotation:
         self._edit(report, changes)
         if not changes:
             report.note = "no expired key to revoke"
-        elif self.publish_dns is not None:
-            self.publish_dns()
         else:
-            report.note = (
-                "publish the revoked record (p= empty) at your DNS provider "
-                f"(mailstack dns zone --domain {self.domain})"
-            )
+            self._serve(report, "the revoked record (p= empty)")
         report.seconds = time.monotonic() - started
         return report
