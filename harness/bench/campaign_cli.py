@@ -142,6 +142,7 @@ def campaign_cmd(
             spec,
             host=delivery_host(target),
             maildir_root=target.host.mail_root if target.host is not None else None,
+            container=target.container,
         )
     data["campaign"] = {"recipients": len(campaign), "shape": shape, "start_at": at}
     if out:

@@ -128,6 +128,7 @@ def run_cmd(
         host=tracked,
         maildir_root=target.host.mail_root if target.host is not None else None,
         baseline=PostfixTools(paths().tools) if baseline else None,
+        container=None if tracked is None else target.container,
     )
     if out:
         save(data, out, report=False)

@@ -28,6 +28,8 @@ __all__ = [
     "BenchSuite",
     "CampaignInfo",
     "Cdf",
+    "Cost",
+    "CostRow",
     "Delivery",
     "Environment",
     "Fingerprint",
@@ -122,6 +124,33 @@ class Baseline(TypedDict):
     rates: list[float]
 
 
+class CostRow(TypedDict):
+    """One server component's share of a run window (harness.bench.cost)."""
+
+    component: str  # "postfix smtpd", "dovecot lmtp", "rspamd proxy", ..., "unattributed"
+    group: str  # postfix, dovecot, rspamd, redis, other, unattributed
+    processes: int
+    cpu_ms: float
+    cpu_ms_per_message: float
+    fsyncs: int | None  # None: not counted (unattributed, or no tracefs)
+    fsyncs_per_message: float | None
+
+
+class Cost(TypedDict):
+    """Server CPU and fsyncs per message over a run window (load and drain), on a lab host."""
+
+    seconds: float
+    messages: int
+    interval_ms: int  # how often the processes were sighted
+    cpu_ms: float  # the container's cgroup counter over the window
+    cpu_ms_per_message: float
+    cpu_share: float  # cpu_ms / wall ms: 1.0 is one core busy all the window
+    fsyncs: int | None
+    fsyncs_per_message: float | None
+    fsync_note: str | None  # why fsyncs are missing or incomplete
+    rows: list[CostRow]  # largest first, "unattributed" last
+
+
 class Environment(TypedDict):
     client: Fingerprint
     server: NotRequired[Fingerprint]
@@ -148,6 +177,7 @@ class BenchRun(TypedDict):
     errors: dict[str, int]
     environment: Environment
     delivery: NotRequired[Delivery]
+    cost: NotRequired[Cost]  # server CPU and fsyncs per message, on a lab host
     baseline: NotRequired[Baseline]
     accept_rates: NotRequired[list[float]]  # one per baseline pair
     accept_rate_median: NotRequired[float]

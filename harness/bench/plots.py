@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from harness.bench.model import BenchResult, BenchRun, Cdf, runs_of
+from harness.bench.model import BenchResult, BenchRun, Cdf, Cost, runs_of
 from harness.bench.tables import sig
 
 __all__ = ["Plots", "plots"]
@@ -35,6 +35,7 @@ class Plots:
     latency_cdf: str | None = None
     ttm_nines: str | None = None
     queue: str | None = None
+    cost: str | None = None
 
 
 def _png(fig: Figure) -> str:
@@ -142,6 +143,48 @@ def _queue_plot(samples: dict[str, list[tuple[float, int]]], colors: dict[str, s
     return _png(fig)
 
 
+#: Components under this share of every run's CPU join their group's "rest" segment.
+_COST_MIN_SHARE = 0.03
+
+
+def _cost_segments(cost: Cost) -> dict[str, float]:
+    """Component -> CPU ms per message; small ones merged into "<group> (rest)"."""
+    total = cost["cpu_ms"] or 1.0
+    out: dict[str, float] = {}
+    for row in cost["rows"]:
+        key = row["component"]
+        if row["cpu_ms"] / total < _COST_MIN_SHARE and key != "unattributed":
+            key = f"{row['group']} (rest)"
+        out[key] = out.get(key, 0.0) + row["cpu_ms_per_message"]
+    return out
+
+
+def _cost_plot(costs: dict[str, Cost]) -> str:
+    """One stacked horizontal bar per run: CPU ms per message by component."""
+    segments = {name: _cost_segments(cost) for name, cost in costs.items()}
+    order: list[str] = []
+    for seg in segments.values():
+        order += [k for k in sorted(seg, key=lambda k: -seg[k]) if k not in order]
+    palette = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.55 * len(costs)))
+    names = list(costs)
+    left = [0.0] * len(names)
+    for i, component in enumerate(order):
+        widths = [segments[n].get(component, 0.0) for n in names]
+        ax.barh(names, widths, left=left, label=component, color=palette(i % 20))
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for y, name in enumerate(names):
+        fsyncs = costs[name]["fsyncs_per_message"]
+        label = f" {sig(costs[name]['cpu_ms_per_message'])} ms"
+        label += "" if fsyncs is None else f", {sig(fsyncs)} fsyncs"
+        ax.text(left[y], y, label, va="center", fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(left) * 1.3 if any(left) else 1)
+    ax.set(xlabel="server CPU per accepted message (ms)", title="Where the server's time goes")
+    ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    return _png(fig)
+
+
 def plots(data: BenchResult) -> Plots:
     runs = runs_of(data)
     colors = _colors(list(runs))
@@ -160,4 +203,7 @@ def plots(data: BenchResult) -> Plots:
     queue = {n: q for n, r in runs.items() if (q := r.get("delivery", {}).get("queue"))}
     if queue:
         out.queue = _queue_plot(queue, colors)
+    costs = {n: r["cost"] for n, r in runs.items() if "cost" in r}
+    if costs:
+        out.cost = _cost_plot(costs)
     return out

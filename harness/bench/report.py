@@ -11,6 +11,7 @@ from harness.bench.model import BenchResult, check_reportable
 from harness.bench.tables import (
     Table,
     baselines_table,
+    cost_table,
     delivery_table,
     environment_table,
     errors_table,
@@ -28,6 +29,7 @@ def _summary_tables(data: BenchResult) -> list[Table]:
         runs_table(data),
         delivery_table(data),
         baselines_table(data),
+        cost_table(data),
         errors_table(data),
     ]
     return [t for t in tables if t is not None]
@@ -163,6 +165,14 @@ def _plots_html(data: BenchResult) -> str:
             "<section><h2>Time to mailbox</h2><p class='note'>From the send time in each "
             "message to its file in the Maildir.</p>"
             + _figure(p.ttm_nines, "Time to mailbox by percentile (nines)")
+            + "</section>"
+        )
+    if p.cost:
+        parts.append(
+            "<section><h2>Server CPU per message</h2><p class='note'>Each bar is one run's "
+            "server CPU per accepted message, split by component; the fsync calls per message "
+            "are in the label.</p>"
+            + _figure(p.cost, "Server CPU per message by component")
             + "</section>"
         )
     if p.queue:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from testinfra.host import Host
 
 from harness.bench.baseline import PostfixTools
+from harness.bench.cost import CostSampler, lab_sampler
 from harness.bench.delivery import (
     QueueSampler,
     delivery_json,
@@ -68,9 +69,12 @@ def run_scenario(
     drain_timeout: float = 180.0,
     warmup: int = 0,
     repeats: int = 1,
+    container: str | None = None,
 ) -> BenchRun:
     """Run ``spec``; with ``host`` also track the queue and, under ``maildir_root`` (the
-    host's mail root from its inventory; None: no Maildir scan), delivery.
+    host's mail root from its inventory; None: no Maildir scan), delivery. With ``container``
+    (the lab container of ``host``) also break the server's CPU and fsyncs down by component
+    over the run and its drain.
 
     ``warmup`` messages go first and are not counted: they open the way past first-contact
     costs (postscreen's greeting test caches a client for a day) that would otherwise fall on
@@ -92,7 +96,12 @@ def run_scenario(
         if host is not None:
             wait_for_drain(host, drain_timeout)
     sampler = QueueSampler(host, time.time()) if host is not None else None
-    with _progress(name, spec.messages) as update, sampler or nullcontext():
+    cost = _cost_sampler(container)
+    with (
+        _progress(name, spec.messages) as update,
+        sampler or nullcontext(),
+        cost or nullcontext(),
+    ):
         run = run_bench(spec, engine, progress=update)
         drain = wait_for_drain(host, drain_timeout) if host is not None else None
     environment: Environment = {"client": local_fingerprint()}
@@ -110,9 +119,21 @@ def run_scenario(
     data = run_json(run, name, environment)
     if delivery is not None:
         data["delivery"] = delivery
+    if cost is not None:
+        data["cost"] = cost.result(run.metrics.buckets[Outcome.ACCEPTED])
     if baseline is not None:
         _add_baseline(data, run, spec, engine, baseline, host, drain_timeout, repeats)
     return data
+
+
+def _cost_sampler(container: str | None) -> CostSampler | None:
+    if container is None:
+        return None
+    sampler = lab_sampler(container)
+    if isinstance(sampler, str):
+        err_console.print(f"[yellow]no cost breakdown: {sampler}")
+        return None
+    return sampler
 
 
 def _add_baseline(

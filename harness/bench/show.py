@@ -9,6 +9,7 @@ from harness.bench.model import BenchResult
 from harness.bench.tables import (
     Table,
     baselines_table,
+    cost_table,
     delivery_table,
     errors_table,
     ratios_table,
@@ -38,8 +39,10 @@ def _rich(table: Table) -> RichTable:
 
 
 def print_result(data: BenchResult) -> None:
-    """Ratios (a suite's), runs, delivery, baselines and the most frequent errors."""
-    for make in (ratios_table, runs_table, delivery_table, baselines_table, errors_table):
+    """Ratios (a suite's), runs, delivery, baselines, the server's cost breakdown and the
+    most frequent errors."""
+    tables = (ratios_table, runs_table, delivery_table, baselines_table, cost_table, errors_table)
+    for make in tables:
         table = make(data)
         if table is not None:
             console.print(_rich(table))

@@ -55,6 +55,7 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> Be
     sizes = SizeDistribution.parse(size.size)
     runs: dict[str, BenchRun] = {}
     mx1 = inventory_host("mx1", inventory)
+    mx1_container = _container(state, "mx1")
 
     with tools.smtp_sink() as port, step("sink: generator ceiling"):
         spec = BenchSpec(
@@ -96,13 +97,19 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> Be
             baseline=tools,
             warmup=size.sessions,
             repeats=size.repeats,
+            container=mx1_container,
         )
 
     submission, _ = lab_target(inventory, "mx1", "submission")
     peak = replace(stack, target=submission, sender=target.accounts.mailbox, pipelining=True)
     with step("stack-587: STARTTLS + AUTH into Maildir"):
         runs["stack-587"] = run_scenario(
-            "stack-587", peak, host=mx1, maildir_root=target.mail_root, warmup=size.sessions
+            "stack-587",
+            peak,
+            host=mx1,
+            maildir_root=target.mail_root,
+            warmup=size.sessions,
+            container=mx1_container,
         )
 
     delivered = _drained_rate(runs["stack-587"]) or 10.0
@@ -124,9 +131,15 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> Be
                 host=inventory_host("ref", inventory),
                 maildir_root=None,
                 warmup=size.sessions,
+                container=ref.container,
             )
 
     return suite_result(runs, lab=state.name, size=size.label)
+
+
+def _container(state: LabState, host: str) -> str | None:
+    found = state.host(host)
+    return None if found is None else found.container
 
 
 def _drained_rate(run: BenchRun | None) -> float | None:

@@ -13,6 +13,7 @@ __all__ = [
     "Cell",
     "Table",
     "baselines_table",
+    "cost_table",
     "delivery_table",
     "environment_table",
     "errors_table",
@@ -201,6 +202,45 @@ def baselines_table(data: BenchResult) -> Table | None:
                 _num(run.get("ratio_vs_smtp_source")),
             )
         )
+    return table
+
+
+def cost_table(data: BenchResult) -> Table | None:
+    """Server CPU and fsyncs per message by component, for the runs sampled on a lab host."""
+    runs = {n: r["cost"] for n, r in runs_of(data).items() if "cost" in r}
+    if not runs:
+        return None
+    table = Table(
+        "Where the server's time goes (per accepted message)",
+        ("run", "component", "processes", "CPU (ms/msg)", "share of CPU", "fsyncs/msg"),
+        note="Sampled from the host container's cgroup and /proc over the run and its drain. "
+        "'all' is the cgroup's own counter (CPU share 1.0 = one core busy all the window); "
+        "'unattributed' is what the sightings missed (short-lived processes). fsyncs: "
+        "fsync and fdatasync calls.",
+    )
+    for name, cost in runs.items():
+        total = cost["cpu_ms"] or 1.0
+        table.rows.append(
+            (
+                _text(name),
+                _text(f"all (CPU share {sig(cost['cpu_share'])})"),
+                _num(sum(r["processes"] for r in cost["rows"])),
+                _num(cost["cpu_ms_per_message"]),
+                _text("100%"),
+                _num(cost["fsyncs_per_message"]),
+            )
+        )
+        for row in cost["rows"]:
+            table.rows.append(
+                (
+                    _text(""),
+                    _text(row["component"]),
+                    _num(row["processes"]),
+                    _num(row["cpu_ms_per_message"]),
+                    Cell(f"{row['cpu_ms'] / total:.0%}", "num"),
+                    _num(row["fsyncs_per_message"]),
+                )
+            )
     return table
 
 

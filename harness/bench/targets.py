@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from harness.bench.spec import TargetURL, parse_target
 from harness.errors import BenchError
 from harness.lab.inventory import resolve_inventory
+from harness.lab.names import container_name
 from harness.verify.targets import STANDARD_PORTS, Target, load_targets
 
 __all__ = ["SERVICES", "BenchTarget", "lab_target", "resolve_target"]
@@ -23,6 +24,14 @@ class BenchTarget:
     url: TargetURL
     host: Target | None = None
     inventory: str | None = None
+
+    @property
+    def container(self) -> str | None:
+        """The lab container behind the target, when it is a lab host (for the cost
+        breakdown, sampled on this machine)."""
+        if self.host is None or not self.host.lab_name:
+            return None
+        return container_name(self.host.lab_name, self.host.name)
 
 
 def _url(target: Target, service: str) -> TargetURL:

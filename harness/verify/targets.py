@@ -75,6 +75,8 @@ class Target:
     ipv6_address: str = ""
     #: the container's own address on the lab bridge (lab hosts only)
     lab_ip: str = ""
+    #: the lab the host runs in (lab hosts only)
+    lab_name: str = ""
     #: root of the mailboxes on the host (<root>/<domain>/<user>/Maildir), from the inventory
     mail_root: str = ""
     #: services switched on in the inventory (smtp always; submission, submissions by switch)
@@ -171,6 +173,7 @@ def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
         accounts=_accounts(data.get("verify") or {}, data),
         ipv6_address=ipv6,
         lab_ip=str(data.get("lab_ip") or ""),
+        lab_name=str(data.get("lab_name") or ""),
         mail_root=str(data["mail_root"]),
         services=frozenset(services),
         quota_enabled=bool(data["quota"]),

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.bench.baseline import PostfixTools
 from harness.bench.generator import run_bench
 from harness.bench.metrics import Outcome
@@ -49,12 +51,14 @@ def test_submission_bench_delivers_every_accepted_message(
         sessions=4,
         recipients_per_message=1,
     )
+    container = next(h["container"] for h in main_lab["state"]["hosts"] if h["name"] == "mx2")
     data = run_scenario(
         "t",
         spec,
         host=inventory_host("mx2", inventory),
         maildir_root=target.mail_root,
         warmup=4,
+        container=container,
     )
     out = data["outcomes"]
     assert out["balanced"]
@@ -69,8 +73,33 @@ def test_submission_bench_delivers_every_accepted_message(
     for phase in ("connect", "banner", "ehlo", "starttls", "auth", "envelope", "data", "message"):
         assert data["latency_ms"][phase]["count"] > 0, phase
     assert data["environment"]["server"]["postfix"]
+    _assert_cost_names_the_mail_path(data["cost"], messages=300)
     written = write_report(data, tmp_path, "t")
-    assert written["html"].read_text().count("data:image/png;base64,") == 5
+    html = written["html"].read_text()
+    assert html.count("data:image/png;base64,") == 6  # throughput .. queue, and the cost bar
+    assert "Server CPU per message" in html
+
+
+def _assert_cost_names_the_mail_path(cost: Any, messages: int) -> None:
+    """Every component a submitted message passes through used CPU; the rows add up to the
+    cgroup's counter; the queue file and the Maildir file were each fsynced per message."""
+    rows = {row["component"]: row for row in cost["rows"]}
+    for component in (
+        "postfix smtpd (submission)",
+        "postfix cleanup",
+        "postfix qmgr",
+        "postfix lmtp",
+        "dovecot lmtp",
+        "dovecot auth",
+        "rspamd proxy",
+    ):
+        assert rows[component]["cpu_ms"] > 0, (component, cost)
+    assert cost["messages"] == messages
+    assert sum(row["cpu_ms"] for row in cost["rows"]) == pytest.approx(cost["cpu_ms"], rel=0.05)
+    assert rows["unattributed"]["cpu_ms"] < 0.5 * cost["cpu_ms"], cost
+    assert cost["fsync_note"] is None, cost["fsync_note"]
+    assert rows["postfix cleanup"]["fsyncs_per_message"] >= 1  # the queue file, before 250
+    assert rows["dovecot lmtp"]["fsyncs_per_message"] >= 1  # the Maildir file, before LMTP 250
 
 
 def test_refused_messages_land_in_the_rejected_bucket_by_code(

@@ -23,7 +23,7 @@ from typing import ClassVar
 import pytest
 
 from harness.bench.baseline import SourceResult
-from harness.bench.model import BenchSuite
+from harness.bench.model import BenchSuite, Cost, CostRow
 from harness.bench.report import write_report
 from harness.bench.result import load_result, save_result
 from harness.bench.scenario import run_scenario
@@ -246,7 +246,37 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> BenchSuite:
                 maildir_root=None,
             ),
         }
+    runs["stack-587"]["cost"] = _cost(runs["stack-587"]["outcomes"]["accepted"])
     return suite_result(runs, lab="bench", size="full")
+
+
+def _cost(messages: int) -> Cost:
+    """A breakdown as harness.bench.cost writes it (that one needs a lab container)."""
+    parts = [("rspamd proxy", 6.5, 0), ("dovecot lmtp", 5.0, 2), ("postfix cleanup", 1.2, 1)]
+    rows: list[CostRow] = [
+        {
+            "component": name,
+            "group": name.split()[0],
+            "processes": 1,
+            "cpu_ms": ms * messages,
+            "cpu_ms_per_message": ms,
+            "fsyncs": fsyncs * messages,
+            "fsyncs_per_message": fsyncs,
+        }
+        for name, ms, fsyncs in parts
+    ]
+    return {
+        "seconds": 2.0,
+        "messages": messages,
+        "interval_ms": 250,
+        "cpu_ms": 12.7 * messages,
+        "cpu_ms_per_message": 12.7,
+        "cpu_share": 1.2,
+        "fsyncs": 3 * messages,
+        "fsyncs_per_message": 3.0,
+        "fsync_note": None,
+        "rows": rows,
+    }
 
 
 class Page(HTMLParser):
@@ -349,9 +379,16 @@ def test_suite_report_reads_at_a_glance(suite: BenchSuite, tmp_path: Path) -> No
         "Message latency CDF",
         "Time to mailbox by percentile (nines)",
         "Postfix queue depth over time",
+        "Server CPU per message by component",
     ):
         png = base64.b64decode(page.images[alt].removeprefix("data:image/png;base64,"))
         assert png.startswith(b"\x89PNG")
+
+    cost = page.tables["Where the server's time goes (per accepted message)"]
+    assert cost["headers"][:4] == ["run", "component", "processes", "CPU (ms/msg)"]
+    components = [row[1][0] for row in cost["rows"]]
+    assert components[1:] == ["rspamd proxy", "dovecot lmtp", "postfix cleanup"]
+    assert components[0].startswith("all (CPU share 1.2")
 
     env = page.tables["Environment"]
     assert env["headers"][:3] == ["fact", "client", "server"]
