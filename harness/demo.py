@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench.baseline import PostfixTools
-from harness.bench.gate import shortfall
+from harness.bench.gate import rounds_shortfall, shortfall
 from harness.bench.model import BenchSuite
 from harness.bench.report import write_report
 from harness.bench.result import save_result
@@ -72,6 +72,8 @@ class DemoResult:
         for name, run in self.bench["runs"].items():
             if reason := shortfall(f"bench {name}", run, None):
                 found.append(reason)
+        if lost := rounds_shortfall(self.bench):
+            found.append(f"bench {lost}")
         return found
 
     def to_json(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.bench.spec import BenchSpec
 from harness.errors import BenchError
 from harness.lab.hostpkgs import is_debian
 
@@ -84,6 +85,24 @@ class PostfixTools:
             capture_output=True,
             text=True,
             check=False,
+        )
+
+    def smtp_source_like(self, spec: BenchSpec) -> SourceResult:
+        """smtp-source sending what ``spec`` sends (its target, sessions, count, mean size,
+        sender and first recipient), the way a same-run baseline does."""
+        if spec.target.tls or spec.target.user:
+            raise BenchError(
+                "the smtp-source baseline speaks plain SMTP only",
+                hint="compare on an smtp:// target without TLS or AUTH",
+            )
+        return self.smtp_source(
+            spec.target.host,
+            spec.target.port,
+            sessions=spec.sessions,
+            messages=spec.messages,
+            size=round(spec.sizes.mean),
+            sender=spec.sender,
+            recipient=spec.recipients[0],
         )
 
     def smtp_source(

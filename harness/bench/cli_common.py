@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from harness.bench.gate import parse_min_accepted, shortfall
+from harness.bench.gate import parse_min_accepted, rounds_shortfall, shortfall
 from harness.bench.model import BenchResult
 from harness.bench.targets import SERVICES, BenchTarget
 from harness.errors import BenchFailedError
@@ -81,6 +81,8 @@ def finish(label: str, data: BenchResult, min_accepted: float | None, as_json: b
     reasons = [
         reason for name, run in runs.items() if (reason := shortfall(name, run, min_accepted))
     ]
+    if data["kind"] == "suite" and (lost := rounds_shortfall(data)):
+        reasons.append(f"{label}, {lost}")
     if reasons:
         raise BenchFailedError("; ".join(reasons))
 

@@ -19,6 +19,7 @@ __all__ = [
     "delivery_json",
     "queued_reasons",
     "scan_maildirs",
+    "scan_mbox",
     "wait_for_drain",
 ]
 
@@ -80,14 +81,43 @@ class QueueSampler:
         self._thread.join(timeout=10)
 
 
-def wait_for_drain(host: Host, timeout: float = 120.0) -> float | None:
-    """Seconds until the queue is empty (None when it is not within ``timeout``)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if _queue_depth(host) == 0:
-            return time.monotonic() - started
-        time.sleep(0.25)
-    return None
+# Runs on the mail host: polls the queue directories every 20 ms until every one is empty and
+# prints that moment (the host's clock; lab containers share this machine's). A poll over SSH
+# would add its round trip and a coarse interval to every drain time.
+_DRAINED = r"""
+import os, sys, time
+spool, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+queues = [os.path.join(spool, q) for q in ("maildrop", "incoming", "active", "deferred", "hold")]
+def queued():
+    return any(files for q in queues for _, _, files in os.walk(q))
+while time.time() < deadline:
+    if not queued():
+        print(repr(time.time()))
+        break
+    time.sleep(0.02)
+"""
+
+
+def _queue_directory(host: Host) -> str:
+    """Postfix's queue directory on ``host``, asked once per connection."""
+    spool: str | None = getattr(host, "_mailstack_queue_directory", None)
+    if spool is None:
+        spool = host.run("postconf -h queue_directory").stdout.strip() or "/var/spool/postfix"
+        setattr(host, "_mailstack_queue_directory", spool)  # noqa: B010 -- not a Host attribute
+    return spool
+
+
+def wait_for_drain(host: Host, timeout: float = 120.0, since: float | None = None) -> float | None:
+    """Seconds from ``since`` (a time.time(); default: now) until the host's Postfix queue is
+    empty, every queue counted (hold too, as ``postqueue`` lists it); None when it is not
+    empty within ``timeout``."""
+    start = time.time() if since is None else since
+    spool = _queue_directory(host)
+    out = host.run(f"python3 -c {_quote(_DRAINED)} {_quote(spool)} {timeout:.1f}")
+    try:
+        return max(0.0, float(out.stdout.strip()) - start)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -186,6 +216,30 @@ def scan_maildirs(
         report.first_delivery = min(d for _, d in seen.values())
         report.last_delivery = max(d for _, d in seen.values())
     return report
+
+
+# Runs on the mail host: the tokens in an mbox, which it then empties (its owner is the
+# reference host's root; emptying keeps each scan as small as one round).
+_MBOX = r"""
+import sys
+path = sys.argv[1]
+try:
+    with open(path, "r+b") as f:
+        for line in f:
+            if line.startswith(b"X-Mailstack-Token: "):
+                print(line[19:].strip().decode())
+        f.truncate(0)
+except FileNotFoundError:
+    pass
+"""
+
+
+def scan_mbox(host: Host, path: str, accepted: dict[str, float]) -> tuple[int, list[str]]:
+    """(delivered, missing tokens) of the ``accepted`` tokens in the mbox ``path`` on
+    ``host``, which is then emptied. Call it on a drained queue."""
+    out = host.run(f"python3 -c {_quote(_MBOX)} {_quote(path)}")
+    found = set(out.stdout.split()) & set(accepted)
+    return len(found), sorted(set(accepted) - found)
 
 
 def _quote(text: str) -> str:

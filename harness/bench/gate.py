@@ -6,10 +6,10 @@ result; without this bar it would also exit 0.
 
 from __future__ import annotations
 
-from harness.bench.model import BenchRun
+from harness.bench.model import BenchRun, BenchSuite
 from harness.errors import BenchError
 
-__all__ = ["parse_min_accepted", "shortfall"]
+__all__ = ["parse_min_accepted", "rounds_shortfall", "shortfall"]
 
 
 def parse_min_accepted(text: str | None) -> float | None:
@@ -54,6 +54,10 @@ def shortfall(name: str, run: BenchRun, min_accepted: float | None) -> str | Non
     attempted, accepted = int(outcomes["attempted"]), int(outcomes["accepted"])
     if not outcomes["balanced"]:
         return f"{name}: the outcome buckets do not add up to the {attempted} messages attempted"
+    missing = run.get("delivery", {}).get("missing", 0)
+    if missing:
+        tokens = ", ".join(run["delivery"].get("missing_tokens", [])[:3])
+        return f"{name}: {missing} accepted messages never reached a mailbox (tokens: {tokens})"
     if min_accepted is None:
         if accepted > 0:
             return None
@@ -66,3 +70,16 @@ def shortfall(name: str, run: BenchRun, min_accepted: float | None) -> str | Non
             f"({accepted / attempted:.1%}), below --min-accepted {min_accepted:.1%}"
         )
     return f"{head} ({_why(run)})"
+
+
+def rounds_shortfall(suite: BenchSuite) -> str | None:
+    """Messages the interleaved rounds had accepted and never found again, or None."""
+    accounts = suite.get("rounds", {}).get("accounts", {})
+    lost = {side: a for side, a in accounts.items() if a["missing"]}
+    if not lost:
+        return None
+    return "rounds: " + "; ".join(
+        f"{side}: {a['missing']} of {a['accepted']} accepted messages never delivered "
+        f"(tokens: {', '.join(a['missing_tokens'][:3])})"
+        for side, a in lost.items()
+    )

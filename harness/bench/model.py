@@ -36,10 +36,13 @@ __all__ = [
     "Outcomes",
     "Percentiles",
     "Ratio",
+    "RoundsInfo",
     "RunSpec",
+    "SideAccount",
     "Timeline",
     "check_reportable",
     "goal_met",
+    "make_paired_ratio",
     "make_ratio",
     "runs_of",
 ]
@@ -189,7 +192,32 @@ class BenchRun(TypedDict):
 class Ratio(TypedDict):
     value: float | None
     goal: str  # ">= 0.5", "<= 1", "0.95 .. 1.05" or "report"
-    met: bool | None  # None: informational, or no value
+    #: None: informational, no value, or an interval that straddles the goal
+    met: bool | None
+    ci95: NotRequired[list[float] | None]  # [low, high] of the pairs' bootstrap; None: too few
+    pairs: NotRequired[int]  # how many pairs the value and interval come from
+    straddles: NotRequired[bool]  # the interval holds values on both sides of the goal
+
+
+class SideAccount(TypedDict):
+    """Every message a side of the rounds had accepted, found again by its token."""
+
+    accepted: int
+    delivered: int
+    missing: int
+    missing_tokens: list[str]  # the first 100
+
+
+class RoundsInfo(TypedDict):
+    """The interleaved rounds behind a suite's paired ratios (harness.bench.rounds)."""
+
+    order: list[str]  # the sides; round i starts at side i mod len(order)
+    rounds: int
+    seconds: float
+    stopped: str  # why the series ended
+    samples: dict[str, list[dict[str, float]]]  # side -> one {metric: value} per round
+    pair_ratios: dict[str, list[float]]  # ratio name -> one per round
+    accounts: dict[str, SideAccount]  # sides whose messages carry tokens
 
 
 class BenchSuite(TypedDict):
@@ -202,6 +230,7 @@ class BenchSuite(TypedDict):
     ratios: dict[str, Ratio]
     runs: dict[str, BenchRun]
     environment: Environment
+    rounds: NotRequired[RoundsInfo]
 
 
 BenchResult = BenchRun | BenchSuite
@@ -242,12 +271,45 @@ def goal_met(value: float | None, goal: str) -> bool | None:
     )
 
 
+def _sig4(value: float) -> float:
+    return value if value == 0 else round(value, 3 - math.floor(math.log10(abs(value))))
+
+
 def make_ratio(value: float | None, goal: str) -> Ratio:
     """A ratio judged against its goal; the value keeps 4 significant digits (a 6.5 ms p99 in
     seconds stays 0.0065, not 0.007)."""
-    if value is not None and value != 0:
-        value = round(value, 3 - math.floor(math.log10(abs(value))))
+    if value is not None:
+        value = _sig4(value)
     return {"value": value, "goal": goal, "met": goal_met(value, goal)}
+
+
+def make_paired_ratio(
+    value: float | None, goal: str, ci95: tuple[float, float] | None, pairs: int
+) -> Ratio:
+    """A ratio from ``pairs`` pairs with its 95 % interval: met when the whole interval meets
+    the goal, not met when none of it does, and neither (``straddles``) otherwise. Without an
+    interval (too few pairs) the value alone is judged."""
+    ratio = make_ratio(value, goal)
+    ratio["pairs"] = pairs
+    ratio["ci95"] = None if ci95 is None else [_sig4(ci95[0]), _sig4(ci95[1])]
+    if ci95 is not None and ratio["met"] is not None:
+        low, high = _goal_region(goal)
+        inside = low <= ci95[0] and ci95[1] <= high
+        outside = ci95[1] < low or ci95[0] > high
+        ratio["straddles"] = not inside and not outside
+        ratio["met"] = True if inside else False if outside else None
+    return ratio
+
+
+def _goal_region(goal: str) -> tuple[float, float]:
+    """The values that meet ``goal``, as [low, high] (a bound's open side is infinite)."""
+    text = goal.strip()
+    if bound := _BOUND.match(text):
+        limit = float(bound[2])
+        return (limit, math.inf) if bound[1].startswith(">") else (-math.inf, limit)
+    if span := _RANGE.match(text):
+        return float(span[1]), float(span[2])
+    raise BenchError(f"ratio goal {goal!r} has no region", hint='use ">= X", "<= X" or "X .. Y"')
 
 
 def check_reportable(data: BenchResult, source: str) -> None:

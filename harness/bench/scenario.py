@@ -103,7 +103,8 @@ def run_scenario(
         cost or nullcontext(),
     ):
         run = run_bench(spec, engine, progress=update)
-        drain = wait_for_drain(host, drain_timeout) if host is not None else None
+        ended = run.started + run.seconds
+        drain = wait_for_drain(host, drain_timeout, since=ended) if host is not None else None
     environment: Environment = {"client": local_fingerprint()}
     delivery: Delivery | None = None
     if host is not None and sampler is not None:
@@ -176,20 +177,7 @@ def _add_baseline(
 def _baseline(
     spec: BenchSpec, tools: PostfixTools, host: Host | None, drain_timeout: float
 ) -> Baseline:
-    if spec.target.tls or spec.target.user:
-        raise BenchError(
-            "the smtp-source baseline speaks plain SMTP only",
-            hint="compare on an smtp:// target without TLS or AUTH",
-        )
-    result = tools.smtp_source(
-        spec.target.host,
-        spec.target.port,
-        sessions=spec.sessions,
-        messages=spec.messages,
-        size=round(spec.sizes.mean),
-        sender=spec.sender,
-        recipient=spec.recipients[0],
-    )
+    result = tools.smtp_source_like(spec)
     if host is not None:
         wait_for_drain(host, drain_timeout)
     return {

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.bench.model import BenchResult, Fingerprint, Percentiles, runs_of
+from harness.bench.model import BenchResult, Fingerprint, Percentiles, Ratio, runs_of
 
 __all__ = [
     "Cell",
@@ -64,20 +64,37 @@ def ratios_table(data: BenchResult) -> Table | None:
         return None
     table = Table(
         "Ratios (measured in the same run)",
-        ("ratio", "value", "goal", "verdict"),
+        ("ratio", "value", "95% interval", "pairs", "goal", "verdict"),
         note="Each ratio sets two measurements of this run side by side; its goal is the "
-        "bar it should clear ('report': shown, not judged).",
+        "bar it should clear ('report': shown, not judged). With pairs, the value is the "
+        "geometric mean of the pairs' ratios and the interval a bootstrap over the pairs: "
+        "met only when all of it meets the goal, 'straddles' when it holds values on both "
+        "sides.",
     )
     for name, ratio in data["ratios"].items():
-        met = ratio.get("met")
-        if ratio["goal"].strip() == "report":
-            verdict = Cell("report", "info")
-        elif met is None:
-            verdict = Cell("no value", "not-met")
-        else:
-            verdict = Cell("met", "met") if met else Cell("not met", "not-met")
-        table.rows.append((_text(name), _num(ratio["value"]), _text(ratio["goal"]), verdict))
+        ci = ratio.get("ci95")
+        table.rows.append(
+            (
+                _text(name),
+                _num(ratio["value"]),
+                _text(None if not ci else f"{sig(ci[0])} .. {sig(ci[1])}"),
+                _num(ratio.get("pairs")),
+                _text(ratio["goal"]),
+                _verdict(ratio),
+            )
+        )
     return table
+
+
+def _verdict(ratio: Ratio) -> Cell:
+    if ratio["goal"].strip() == "report":
+        return Cell("report", "info")
+    if ratio.get("straddles"):
+        return Cell("straddles the goal", "info")
+    met = ratio.get("met")
+    if met is None:
+        return Cell("no value", "not-met")
+    return Cell("met", "met") if met else Cell("not met", "not-met")
 
 
 _Key = Literal["p50", "p90", "p99", "p99.9", "max"]

@@ -343,11 +343,13 @@ def test_suite_report_reads_at_a_glance(suite: BenchSuite, tmp_path: Path) -> No
     assert suite["started"][:10] in page.header
 
     ratios = page.tables["Ratios (measured in the same run)"]
-    assert ratios["headers"] == ["ratio", "value", "goal", "verdict"]
-    verdicts = {row[0][0]: row[3] for row in ratios["rows"]}
+    assert ratios["headers"] == ["ratio", "value", "95% interval", "pairs", "goal", "verdict"]
+    verdicts = {row[0][0]: row[5] for row in ratios["rows"]}
     assert verdicts["sink: mailstack / smtp-source"] == ("met", "met")  # smtp-source: 10/s
     assert verdicts["stack-25: mailstack / smtp-source"] == ("not met", "not-met")  # 1e9/s
-    assert verdicts["delivered/s: stack / Debian default"] == ("report", "info")
+    goals = {row[0][0]: row[4][0] for row in ratios["rows"]}
+    assert goals["delivered/s: stack / Debian default"] == ">= 1.0"
+    assert verdicts["delivered/s: stack / Debian default"][0] in ("met", "not met")
     assert verdicts["ttm p99 at half peak (s)"] == ("met", "met")
     ttm_value = next(r[1][0] for r in ratios["rows"] if r[0][0].startswith("ttm p99"))
     assert 0 < float(ttm_value) < 0.5  # milliseconds in seconds: small, never "0.0"
@@ -395,7 +397,7 @@ def test_suite_report_reads_at_a_glance(suite: BenchSuite, tmp_path: Path) -> No
     assert any(row[0][0] == "postfix" and row[2][0] == "3.7.11" for row in env["rows"])
 
     md = written["markdown"].read_text()
-    assert "| ratio | value | goal | verdict |" in md
+    assert "| ratio | value | 95% interval | pairs | goal | verdict |" in md
     assert "`make bench`" in md
 
 
