@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import pytest
 
-from harness.bench.baseline import SourceResult
+from harness.bench.baseline import PostfixTools, SourceResult
 from harness.bench.model import BenchSuite, Cost, CostRow
 from harness.bench.report import write_report
 from harness.bench.result import load_result, save_result
@@ -171,13 +171,14 @@ class LocalHost:
         return _Done(1, "")
 
 
-class FakeSmtpSource:
+class FakeSmtpSource(PostfixTools):
     """smtp-source's result without running it: ``rate`` messages a second."""
 
     def __init__(self, rate: float) -> None:
+        super().__init__(Path("/nonexistent"))
         self.rate = rate
 
-    def smtp_source(
+    def smtp_source(  # type: ignore[override] -- no timeout: nothing runs
         self,
         host: str,
         port: int,
