@@ -65,6 +65,10 @@ def render_role_readme(role: Path) -> str:
         *_rows(main.get("options", {}), defaults or {}),
         "",
     ]
+    notes = role / "meta" / "notes.md"
+    if notes.is_file():
+        # Hand-written notes (e.g. what each tuning choice measured), after the variables.
+        lines += [notes.read_text().rstrip("\n"), ""]
     return "\n".join(lines)
 
 

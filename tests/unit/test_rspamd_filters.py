@@ -104,3 +104,24 @@ def test_the_host_names_parent_domain_signs_its_own_mail(plugin: ModuleType) -> 
     assert plugin.rspamd_dkim_parent(domains, "MX1.example.test.") == "example.test"
     assert plugin.rspamd_dkim_parent(domains, "example.test") == ""  # a hosted domain itself
     assert plugin.rspamd_dkim_parent(domains, "mx.other.test") == ""
+
+
+def test_arc_seals_only_mail_addressed_to_forwards_off_the_server(plugin: ModuleType) -> None:
+    domains = [
+        {"name": "example.test"},
+        {"name": "Lists.Example.test", "catch_all": "owner@elsewhere.test"},
+        {"name": "catchall.example.test", "catch_all": "alice@example.test"},
+    ]
+    aliases = [
+        {"address": "sales@example.test", "to": ["alice@example.test", "bob@example.test"]},
+        {"address": "Forward@Example.test", "to": ["carol@peer.test"]},
+        {"address": "both@example.test", "to": ["alice@example.test", "x@other.test"]},
+        {"address": "list@example.test", "to": ["someone@lists.example.test"]},
+    ]
+    assert plugin.rspamd_arc_forwards(aliases, domains) == [
+        "@lists.example.test",
+        "both@example.test",
+        "forward@example.test",
+    ]
+    assert plugin.rspamd_arc_forwards([], domains[:1]) == []
+    assert plugin.rspamd_arc_forwards(None, None) == []

@@ -111,9 +111,33 @@ def rspamd_dkim_published(keys: Any, domains: Any, public_dir: str) -> list[dict
     return published
 
 
+def rspamd_arc_forwards(aliases: Any, domains: Any) -> list[str]:
+    """What mail this host passes on to other servers is addressed to: each alias with a target
+    outside the hosted ``domains`` (mail_accounts_domains), and "@<domain>" for a catch-all
+    domain whose catch-all address lies outside them. Lower case, sorted: ARC seals only
+    mail to these."""
+    hosted = {str(d["name"]).lower() for d in domains or []}
+
+    def external(address: object) -> bool:
+        return str(address).lower().rpartition("@")[2] not in hosted
+
+    found = {
+        str(alias["address"]).lower()
+        for alias in aliases or []
+        if any(external(target) for target in alias.get("to") or [])
+    }
+    found |= {
+        "@" + str(d["name"]).lower()
+        for d in domains or []
+        if d.get("catch_all") and external(d["catch_all"])
+    }
+    return sorted(found)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
+            "rspamd_arc_forwards": rspamd_arc_forwards,
             "rspamd_dkim_errors": rspamd_dkim_errors,
             "rspamd_dkim_key_host": rspamd_dkim_key_host,
             "rspamd_dkim_parent": rspamd_dkim_parent,
