@@ -18,7 +18,7 @@ from rich.table import Table
 from harness import __version__
 from harness.bench.cli import bench, report_cmd
 from harness.config import paths
-from harness.converge import converge_site
+from harness.converge import converge_site, reconverge_timed
 from harness.dkim.cli import dkim
 from harness.dns.cli import dns
 from harness.errors import MailstackError
@@ -99,6 +99,12 @@ def roles_doc(check: bool) -> None:
 @click.option("--diff", is_flag=True, help="Show the changes to files.")
 @click.option("--tags", help="Only these role tags (e.g. role::postfix).")
 @click.option("--limit", help="Only these hosts (Ansible pattern).")
+@click.option(
+    "--timed-reruns",
+    type=click.IntRange(min=1),
+    help="Then re-apply N more times and report each run's seconds and the median "
+    "(exit 1 when a re-run changed anything).",
+)
 @json_option
 def converge(
     inventory: str | None,
@@ -107,10 +113,16 @@ def converge(
     diff: bool,
     tags: str | None,
     limit: str | None,
+    timed_reruns: int | None,
     as_json: bool,
 ) -> None:
     """Apply playbooks/site.yml to an inventory (the lab's by default). On a lab, its DNS then
     serves the zones the inventory makes (DKIM keys the converge made included)."""
+    if timed_reruns is not None and (check or diff or tags):
+        raise MailstackError(
+            "--timed-reruns times whole re-applies",
+            hint="leave out --check, --diff and --tags",
+        )
     result = converge_site(
         resolve_inventory(lab_name, inventory), check=check, diff=diff, tags=tags, limit=limit
     )
@@ -119,8 +131,25 @@ def converge(
 
         with step(f"publish the zones of lab {lab_name!r}") as s:
             s.note = ", ".join(o.rstrip(".") for o in publish_lab_zones(lab_name))
+    reruns = None
+    if timed_reruns is not None:
+        reruns = reconverge_timed(resolve_inventory(lab_name, inventory), timed_reruns, limit)
     if as_json:
-        print_json({k: v for k, v in result.__dict__.items() if k != "output"})
+        data = {k: v for k, v in result.__dict__.items() if k != "output"}
+        if reruns is not None:
+            data["reruns"] = reruns.to_json()
+        print_json(data)
+    elif reruns is not None:
+        console.print(
+            f"re-runs: {', '.join(f'{s:.1f}' for s in reruns.seconds)} s; "
+            f"median {reruns.median:.1f} s; changed {reruns.changed}"
+        )
+    if reruns is not None and not reruns.idempotent:
+        raise MailstackError(
+            f"a re-run changed something (changed per run: {reruns.changed})",
+            hint="a converged host should need no change: run with --diff to see which",
+        )
+    if as_json or reruns is not None:
         return
     if diff and result.output:
         console.print(result.output, markup=False, highlight=False)

@@ -30,7 +30,7 @@ class RoundPlan:
     max_rounds: int = 30
     max_half_width: float = 0.05
     #: no new round starts after this many seconds (once min_rounds are done)
-    budget_s: float = 300.0
+    budget_s: float = 240.0
     #: the orders the rounds cycle through (every side in each); empty: rotate the sides
     orders: tuple[tuple[str, ...], ...] = ()
 

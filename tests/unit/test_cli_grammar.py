@@ -157,3 +157,17 @@ def test_old_report_command_is_hidden_and_warns(tmp_path: Path) -> None:
     assert _lines(done.stderr)[1:] == _lines(
         _mailstack("bench", "report", str(missing), state=tmp_path).stderr
     )
+
+
+@pytest.mark.parametrize("extra", [["--check"], ["--tags", "role::postfix"], ["--diff"]])
+def test_timed_reruns_refuse_partial_or_dry_runs(tmp_path: Path, extra: list[str]) -> None:
+    """The re-converge time is of whole re-applies: a dry or tagged run would flatter it."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all: {}\n")
+    done = _mailstack(
+        "converge", "-i", str(inventory), "--timed-reruns", "5", *extra, state=tmp_path
+    )
+    assert done.returncode != 0
+    assert "--timed-reruns" in done.stderr
+    assert "leave out --check, --diff and --tags" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -134,10 +134,19 @@ def rspamd_arc_forwards(aliases: Any, domains: Any) -> list[str]:
     return sorted(found)
 
 
+def rspamd_file_pair(
+    name: str, prefix: str, folder: str, template: str = "", suffix: str = ""
+) -> str:
+    """The pair "<template>.j2 <folder><name><suffix>": a file the role writes, with the template
+    it is rendered from (``template``, default ``prefix`` + ``name``)."""
+    return f"{template or prefix + name}.j2 {folder}{name}{suffix}"
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "rspamd_arc_forwards": rspamd_arc_forwards,
+            "rspamd_file_pair": rspamd_file_pair,
             "rspamd_dkim_errors": rspamd_dkim_errors,
             "rspamd_dkim_key_host": rspamd_dkim_key_host,
             "rspamd_dkim_parent": rspamd_dkim_parent,
