@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -174,6 +175,23 @@ def _cgroup_pids(directory: Path) -> list[int]:
     return pids
 
 
+def _mount_tracefs() -> None:
+    """Mount the kernel's tracing filesystem where it belongs when nothing has (a fresh
+    machine: Debian mounts it only with systemd's sys-kernel-tracing.mount); root only."""
+    if (_TRACEFS / "instances").is_dir():
+        return
+    if os.geteuid() != 0:
+        raise OSError(f"tracefs is not mounted at {_TRACEFS} (mounting it needs root)")
+    done = subprocess.run(
+        ["mount", "-t", "tracefs", "tracefs", str(_TRACEFS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 or not (_TRACEFS / "instances").is_dir():
+        raise OSError(f"cannot mount tracefs at {_TRACEFS}: {done.stderr.strip()}")
+
+
 class _FsyncTrace:
     """fsync and fdatasync calls machine-wide, in a tracefs instance of our own."""
 
@@ -183,8 +201,7 @@ class _FsyncTrace:
 
     def start(self) -> None:
         try:
-            if not (_TRACEFS / "instances").is_dir():
-                raise OSError(f"tracefs is not mounted at {_TRACEFS}")
+            _mount_tracefs()
             self.instance.mkdir()
             (self.instance / "buffer_size_kb").write_text("8192")
             for event in _FSYNC_EVENTS:
