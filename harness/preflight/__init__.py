@@ -1,0 +1,1 @@
+"""Bulk-sender preflight: each rule the big receivers publish, checked before a campaign."""
