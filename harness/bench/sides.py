@@ -113,7 +113,3 @@ class StandardSides:
         """Write back what the side left dirty (lab hosts share this machine's kernel and
         disk), so its tail does not run into the next side's measurement."""
         host.run("sync")
-
-    def lost(self) -> dict[str, int]:
-        """Sides with messages accepted and never delivered: side -> how many."""
-        return {side: a["missing"] for side, a in self.accounts.items() if a["missing"]}

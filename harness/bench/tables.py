@@ -243,14 +243,14 @@ def cost_table(data: BenchResult) -> Table | None:
                 _text(f"all (CPU share {sig(cost['cpu_share'])})"),
                 _num(sum(r["processes"] for r in cost["rows"])),
                 _num(cost["cpu_ms_per_message"]),
-                _text("100%"),
+                Cell("100%", "num"),
                 _num(cost["fsyncs_per_message"]),
             )
         )
         for row in cost["rows"]:
             table.rows.append(
                 (
-                    _text(""),
+                    Cell(""),  # the run's rows follow its "all" row
                     _text(row["component"]),
                     _num(row["processes"]),
                     _num(row["cpu_ms_per_message"]),

@@ -136,10 +136,10 @@ def rspamd_arc_forwards(aliases: Any, domains: Any) -> list[str]:
 
 def rspamd_file_pair(
     name: str, prefix: str, folder: str, template: str = "", suffix: str = ""
-) -> str:
-    """The pair "<template>.j2 <folder><name><suffix>": a file the role writes, with the template
-    it is rendered from (``template``, default ``prefix`` + ``name``)."""
-    return f"{template or prefix + name}.j2 {folder}{name}{suffix}"
+) -> dict[str, str]:
+    """A file the role writes: ``dest`` (<folder><name><suffix>) and the template ``src`` it
+    is rendered from (<template>.j2, default <prefix><name>.j2)."""
+    return {"src": f"{template or prefix + name}.j2", "dest": f"{folder}{name}{suffix}"}
 
 
 class FilterModule:
