@@ -33,6 +33,7 @@ from harness.options import (
     print_json,
     warn_deprecated,
 )
+from harness.preflight.cli import preflight
 from harness.roledocs import stale_role_readmes, write_role_readmes
 from harness.ui import console, err_console, step
 
@@ -54,6 +55,7 @@ cli.add_command(lab)
 cli.add_command(bench)
 cli.add_command(dns)
 cli.add_command(dkim)
+cli.add_command(preflight)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ __all__ = [
     "LabNotUpError",
     "MailstackError",
     "MirrorError",
+    "PreflightError",
     "TopologyError",
     "VerifyError",
 ]
@@ -111,6 +112,12 @@ class DkimError(MailstackError, ValueError):
 
 class DeliveryError(MailstackError, RuntimeError):
     """A message a server accepted did not arrive where it was sent (or was refused)."""
+
+
+class PreflightError(MailstackError, ValueError):
+    """A preflight was asked about something the inventory does not send (names the option)."""
+
+    exit_code = 2
 
 
 class BenchError(MailstackError, ValueError):

@@ -21,6 +21,7 @@ __all__ = [
     "lab_option",
     "out_option",
     "print_json",
+    "resolver_option",
     "warn_deprecated",
 ]
 
@@ -106,3 +107,23 @@ def out_option(text: str, default: Path | None = None) -> Callable[[_F], _F]:
 
 def print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _resolver_value(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from harness.dns.query import parse_address  # noqa: PLC0415 -- dnspython
+
+    try:
+        return parse_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not IP[:PORT] ({exc})") from None
+
+
+def resolver_option(text: str) -> Callable[[_F], _F]:
+    """``--resolver IP[:PORT]``: the one DNS server a command asks, as (ip, port)."""
+    return click.option(
+        "--resolver", metavar="IP[:PORT]", callback=_resolver_value, default=None, help=text
+    )

@@ -15,7 +15,13 @@ from rich.table import Table
 
 from harness.errors import DnsError, MailstackError
 from harness.lab.inventory import LOOPBACK, resolve_inventory
-from harness.options import inventory_option, json_option, lab_option, print_json
+from harness.options import (
+    inventory_option,
+    json_option,
+    lab_option,
+    print_json,
+    resolver_option,
+)
 from harness.ui import console, step
 
 if TYPE_CHECKING:
@@ -98,28 +104,10 @@ def zone(
         click.echo("\n".join(z.text() for z in zones), nl=False)
 
 
-def _resolver_value(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> tuple[str, int] | None:
-    if value is None:
-        return None
-    from harness.dns.query import parse_address  # noqa: PLC0415
-
-    try:
-        return parse_address(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not IP[:PORT] ({exc})") from None
-
-
 @dns.command()
 @inventory_option
 @lab_option(_WITHOUT_I)
-@click.option(
-    "--resolver",
-    metavar="IP[:PORT]",
-    callback=_resolver_value,
-    help="Ask this resolver (default: the lab's DNS without -i, else /etc/resolv.conf's).",
-)
+@resolver_option("Ask this resolver (default: the lab's DNS without -i, else /etc/resolv.conf's).")
 @json_option
 def check(
     inventory: str | None, lab_name: str, resolver: tuple[str, int] | None, as_json: bool

@@ -23,6 +23,7 @@ __all__ = [
     "MIN_RSA_BITS",
     "Problem",
     "dkim_problems",
+    "dkim_rsa_bits",
     "dmarc_problems",
     "fcrdns_problems",
     "is_spf",
@@ -126,6 +127,18 @@ def _dkim_key_problem(algorithm: str, key: bytes) -> str:
         return _rsa_problem(load_der_public_key(key))
     except (ValueError, UnsupportedAlgorithm) as exc:
         return f"the DKIM {algorithm} key does not parse: {exc}"
+
+
+def dkim_rsa_bits(value: str) -> int | None:
+    """The size of a published DKIM RSA key; None when it is no RSA key or does not parse."""
+    try:
+        tags = parse_tags(value)
+        if tags.get("k", "rsa") != "rsa":
+            return None
+        public = load_der_public_key(base64.b64decode(tags.get("p", ""), validate=True))
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        return None
+    return public.key_size if isinstance(public, rsa.RSAPublicKey) else None
 
 
 def dkim_problems(value: str) -> list[Problem]:

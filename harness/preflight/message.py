@@ -12,7 +12,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from harness.preflight.rules import Finding, finding
 
-__all__ = ["BIG_PROVIDER_DOMAINS", "CLIP_BYTES", "check_message"]
+__all__ = ["BIG_PROVIDER_DOMAINS", "CLIP_BYTES", "MESSAGE_RULES", "check_message"]
 
 #: Mailbox providers whose domains a bulk sender must not put in From (DMARC p=reject or
 #: quarantine on all of them: the mail fails alignment wherever it is sent from).
@@ -22,6 +22,12 @@ BIG_PROVIDER_DOMAINS = frozenset(
         *("aol.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "icloud.com"),
         *("me.com", "mac.com", "gmx.com", "gmx.net", "web.de", "yandex.ru", "mail.ru"),
     }
+)
+#: The rules one message answers by itself (check_message's findings, in order).
+MESSAGE_RULES = (
+    *("format.from", "format.message-id", "format.date", "format.single-headers"),
+    *("from.provider-domain", "unsubscribe.header", "unsubscribe.one-click"),
+    *("unsubscribe.signed", "unsubscribe.visible", "size.limit", "size.clipped"),
 )
 #: Gmail clips a message body over this many bytes.
 CLIP_BYTES = 102 * 1024

@@ -6,12 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["RULES", "Finding", "Rule", "Severity", "Status", "finding"]
+__all__ = ["RULES", "Finding", "Rule", "Severity", "Status", "finding", "not_checked"]
 
 _GOOGLE = "https://support.google.com/a/answer/81126"
 _YAHOO = "https://senders.yahooinc.com/best-practices/"
 _RFC5322 = "https://www.rfc-editor.org/rfc/rfc5322#section-3.6"
 _RFC8058 = "https://www.rfc-editor.org/rfc/rfc8058"
+_RFC7208 = "https://www.rfc-editor.org/rfc/rfc7208"
+_RFC7489 = "https://www.rfc-editor.org/rfc/rfc7489"
+_RFC8301 = "https://www.rfc-editor.org/rfc/rfc8301"
+_RFC5321_HELO = "https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.1"
+_RFC1035_TXT = "https://www.rfc-editor.org/rfc/rfc1035#section-3.3.14"
+_JINJA = "https://jinja.palletsprojects.com/en/stable/templates/#variables"
 
 
 class Severity(Enum):
@@ -23,6 +29,7 @@ class Status(Enum):
     PASS = "pass"  # noqa: S105 -- a check's outcome, not a secret
     FAIL = "fail"
     NOT_APPLICABLE = "n/a"
+    NOT_CHECKED = "not checked"
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,114 @@ RULES: dict[str, Rule] = {
             "keep the HTML under 102 KB: Gmail hides the rest, the visible unsubscribe link too",
             _GOOGLE,
         ),
+        Rule(
+            "template.variables",
+            "every template variable is a recipient column (or token)",
+            Severity.BLOCKER,
+            "add the missing column to the recipients CSV, or fix the name in the template",
+            _JINJA,
+        ),
+        Rule(
+            "spf.record",
+            "the domain serves one SPF record of at most 10 lookups",
+            Severity.BLOCKER,
+            "publish the v=spf1 record `mailstack dns zone` makes (mail_dns_spf_*)",
+            _RFC7208,
+        ),
+        Rule(
+            "spf.pass",
+            "a receiver finds SPF pass for mail the stack sends",
+            Severity.BLOCKER,
+            "list every sending address in the SPF record (mail_dns_ipv4/ipv6, "
+            "mail_dns_spf_include) and publish it",
+            _GOOGLE,
+        ),
+        Rule(
+            "dkim.key",
+            "the domain serves an active DKIM key of 1024 bits or more (2048 advised)",
+            Severity.BLOCKER,
+            "give the domain a key in rspamd_dkim_keys, converge, and publish its TXT record "
+            "split into strings of at most 255 characters (`mailstack dns zone` does)",
+            _RFC8301,
+        ),
+        Rule(
+            "dkim.pass",
+            "a receiver finds DKIM pass, signed for the From domain",
+            Severity.BLOCKER,
+            "sign with a key of the From domain (rspamd_dkim_keys) and publish it",
+            _GOOGLE,
+        ),
+        Rule(
+            "dmarc.record",
+            "the From domain serves one valid DMARC record (p=none at least)",
+            Severity.BLOCKER,
+            "publish the _dmarc record `mailstack dns zone` makes (mail_dns_dmarc_*)",
+            _RFC7489,
+        ),
+        Rule(
+            "dmarc.rua",
+            "the DMARC record asks for aggregate reports (rua=)",
+            Severity.WARNING,
+            "set mail_dns_dmarc_rua to a mailbox that reads the reports",
+            _YAHOO,
+        ),
+        Rule(
+            "dmarc.pass",
+            "a receiver finds DMARC pass: From aligned with SPF or DKIM",
+            Severity.BLOCKER,
+            "send From the domain that signs (DKIM d=) or the envelope domain (SPF)",
+            _GOOGLE,
+        ),
+        Rule(
+            "rdns.fcrdns",
+            "each sending address has a PTR whose name resolves back to it",
+            Severity.BLOCKER,
+            "ask the address's owner (hosting provider) for a PTR naming the host, "
+            "and publish that name's A/AAAA",
+            _GOOGLE,
+        ),
+        Rule(
+            "helo.name",
+            "each host greets with a fully qualified name that resolves to it",
+            Severity.WARNING,
+            "set postfix_hostname to the host's FQDN and publish its A/AAAA",
+            _RFC5321_HELO,
+        ),
+        Rule(
+            "tls.offered",
+            "each sending host offers STARTTLS on port 25 with TLS 1.2 or newer",
+            Severity.BLOCKER,
+            "keep the tls role's certificate and Postfix's smtpd_tls_security_level=may",
+            _GOOGLE,
+        ),
+        Rule(
+            "tls.key",
+            "the host certificate's key is RSA of 2048 bits or more, or EC",
+            Severity.WARNING,
+            "issue the certificate for a 2048-bit RSA or a P-256 key",
+            _RFC8301,
+        ),
+        Rule(
+            "tls.used",
+            "the sample reached the receiver over TLS",
+            Severity.BLOCKER,
+            "keep smtp_tls_security_level at may (or dane/encrypt) for outbound mail",
+            _GOOGLE,
+        ),
+        Rule(
+            "reply.receives",
+            "the From and Reply-To addresses receive mail",
+            Severity.WARNING,
+            "create the mailbox or alias (mail_accounts_*), or publish an MX for its domain",
+            _YAHOO,
+        ),
+        Rule(
+            "dns.txt-strings",
+            "no TXT string longer than 255 characters was cut short",
+            Severity.BLOCKER,
+            "split long TXT values into quoted strings of at most 255 characters",
+            _RFC1035_TXT,
+        ),
     )
 }
 
@@ -148,3 +263,8 @@ def finding(rule_id: str, ok: bool | None, evidence: str) -> Finding:
     """``ok`` None: the rule does not apply to this message."""
     status = Status.NOT_APPLICABLE if ok is None else Status.PASS if ok else Status.FAIL
     return Finding(RULES[rule_id], status, evidence)
+
+
+def not_checked(rule_id: str, why: str) -> Finding:
+    """A rule this run could not check (``why`` says what would let it)."""
+    return Finding(RULES[rule_id], Status.NOT_CHECKED, why)

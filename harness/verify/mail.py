@@ -23,15 +23,16 @@ async def submit(
     target: Target,
     user: str,
     password: str,
-    message: TokenMessage,
+    message: TokenMessage | bytes,
     *,
     sender: str | None = None,
     recipients: list[str] | None = None,
     implicit_tls: bool | None = None,
     timeout: float = 30.0,
 ) -> aiosmtplib.SMTPResponse | dict[str, aiosmtplib.SMTPResponse]:
-    """Submit ``message`` on 587 (STARTTLS) or 465 (implicit TLS) with AUTH as ``user``;
-    ``implicit_tls`` None: 587 where the inventory switches it on, else 465."""
+    """Submit ``message`` (or raw bytes as they are) on 587 (STARTTLS) or 465 (implicit TLS)
+    with AUTH as ``user``; ``implicit_tls`` None: 587 where the inventory switches it on,
+    else 465."""
     if implicit_tls is None:
         implicit_tls = "submission" not in target.services
     service = "submissions" if implicit_tls else "submission"
@@ -49,7 +50,9 @@ async def submit(
     async with smtp:
         await smtp.login(user, password)
         errors, _response = await smtp.sendmail(
-            sender or user, recipients or [user], message.as_bytes()
+            sender or user,
+            recipients or [user],
+            message if isinstance(message, bytes) else message.as_bytes(),
         )
         return errors
 
