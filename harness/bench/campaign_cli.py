@@ -24,7 +24,7 @@ from harness.bench.targets import resolve_target
 from harness.config import paths
 from harness.errors import BenchError
 from harness.options import json_option, out_option
-from harness.ui import step
+from harness.ui import err_console, step
 
 __all__ = ["campaign_cmd"]
 
@@ -78,6 +78,25 @@ __all__ = ["campaign_cmd"]
 )
 @click.option("--start-at", help="When to start: +30s, +5m or an ISO time.")
 @click.option("-c", "--sessions", default=4, show_default=True, help="Concurrent connections.")
+@click.option(
+    "--outbound",
+    is_flag=True,
+    help="The recipients are at the lab's provider-like receivers: wait until the stack has "
+    "delivered or bounced everything, and account for every message per destination.",
+)
+@click.option(
+    "--drain-timeout",
+    default=1800.0,
+    show_default=True,
+    help="--outbound: seconds to wait for the stack's queue to empty after the send.",
+)
+@click.option(
+    "--receiver-profile",
+    "receiver_profile",
+    multiple=True,
+    metavar="HOST=NAME|FILE",
+    help="--outbound: run receiver HOST with a shipped profile or one from a YAML file.",
+)
 @min_accepted_option
 @json_option
 @out_option("Write the JSON result here, and its report beside it.")
@@ -98,6 +117,9 @@ def campaign_cmd(
     shape: str,
     start_at: str | None,
     sessions: int,
+    outbound: bool,
+    drain_timeout: float,
+    receiver_profile: tuple[str, ...],
     min_accepted: float | None,
     as_json: bool,
     out: Path | None,
@@ -115,6 +137,34 @@ def campaign_cmd(
     )
     offsets = schedule(len(campaign), RateShape.parse(shape))
     at = start_time(start_at)
+    if outbound:
+        if sink or url or inventory:
+            raise BenchError("--outbound runs in a lab: drop --sink, the URL and -i")
+        from harness.bench.outbound import (  # noqa: PLC0415 -- docker, the generator
+            OutboundLab,
+            receiver_profiles,
+            run_outbound,
+        )
+
+        lab = OutboundLab.of(lab_name, host)
+        data, report = run_outbound(
+            lab,
+            campaign,
+            offsets,
+            sessions=sessions,
+            drain_timeout=drain_timeout,
+            profiles=receiver_profiles(receiver_profile),
+            at=at,
+            shape=shape,
+        )
+        if out:
+            from harness.bench.outbound_view import plot_deliveries  # noqa: PLC0415
+
+            save(data, out, report=True)
+            plot = plot_deliveries(report, out.with_suffix(".outbound.png"))
+            err_console.print(f"deliveries over time: {plot}")
+        finish("bench campaign --outbound", data, min_accepted, as_json)
+        return
     with PostfixTools(paths().tools).smtp_sink() if sink else nullcontext(0) as sink_port:
         target = resolve_target(
             f"smtp://127.0.0.1:{sink_port}" if sink else url,
@@ -123,15 +173,7 @@ def campaign_cmd(
             host=host,
             service=service,
         )
-        spec = BenchSpec(
-            target=target.url,
-            sender=from_address,
-            recipients=(campaign.recipient(0),),
-            messages=len(campaign),
-            sessions=sessions,
-            campaign=campaign,
-            schedule=offsets,
-        )
+        spec = BenchSpec.for_campaign(target.url, campaign, offsets, sessions)
         if at is not None:
             with step(
                 f"waiting for the start at {dt.datetime.fromtimestamp(at, dt.UTC):%H:%M:%S} UTC"

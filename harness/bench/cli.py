@@ -21,6 +21,7 @@ from harness.bench.cli_common import (
     save,
     target_options,
 )
+from harness.bench.outbound_ab import outbound_ab_cmd
 from harness.bench.spec import BenchSpec, SizeDistribution
 from harness.bench.targets import resolve_target
 from harness.config import paths
@@ -40,6 +41,7 @@ def bench() -> None:
 
 
 bench.add_command(campaign_cmd)
+bench.add_command(outbound_ab_cmd)
 
 
 @bench.command("run")

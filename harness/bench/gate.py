@@ -58,6 +58,13 @@ def shortfall(name: str, run: BenchRun, min_accepted: float | None) -> str | Non
     if missing:
         tokens = ", ".join(run["delivery"].get("missing_tokens", [])[:3])
         return f"{name}: {missing} accepted messages never reached a mailbox (tokens: {tokens})"
+    lost = run.get("outbound", {}).get("totals", {}).get("missing", 0)
+    if lost:
+        tokens = ", ".join(run["outbound"]["totals"].get("missing_tokens", [])[:3])
+        return (
+            f"{name}: {lost} accepted messages were neither delivered, bounced nor queued "
+            f"(tokens: {tokens})"
+        )
     if min_accepted is None:
         if accepted > 0:
             return None

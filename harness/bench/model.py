@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from harness.errors import BenchError
 
@@ -187,6 +187,9 @@ class BenchRun(TypedDict):
     pair_ratios: NotRequired[list[float]]
     ratio_vs_smtp_source: NotRequired[float | None]  # geometric mean of pair_ratios
     campaign: NotRequired[CampaignInfo]
+    #: an outbound rehearsal: per destination, where every accepted message went
+    #: (OutboundReport.to_json() plus "drained_s" and "timeout_s")
+    outbound: NotRequired[dict[str, Any]]
 
 
 class Ratio(TypedDict):

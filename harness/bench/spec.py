@@ -161,6 +161,25 @@ class BenchSpec:
                 hint="use submission:// or smtps://, or smtp://...?starttls=1",
             )
 
+    @classmethod
+    def for_campaign(
+        cls,
+        target: TargetURL,
+        campaign: Campaign,
+        schedule: tuple[float, ...],
+        sessions: int,
+    ) -> BenchSpec:
+        """One message per recipient row of ``campaign``, each due at its ``schedule`` time."""
+        return cls(
+            target=target,
+            sender=campaign.from_address,
+            recipients=(campaign.recipient(0),),
+            messages=len(campaign),
+            sessions=sessions,
+            campaign=campaign,
+            schedule=schedule,
+        )
+
     @property
     def mode(self) -> str:
         return "open" if self.rate or self.schedule else "closed"

@@ -44,6 +44,7 @@ from harness.lab.network import (
 )
 from harness.lab.packages import role_packages
 from harness.lab.pki import LabCA
+from harness.lab.receivers import RECEIVER_PACKAGES, start_receiver
 from harness.lab.sshkeys import load_or_create_client_key, new_keypair
 from harness.lab.state import DnsState, HostState, LabState
 from harness.lab.topology import Topology
@@ -130,6 +131,8 @@ class Lab:
             distro = get_distro(name)
             reports[name] = builder.ensure(distro, role_packages(self.paths.roles, distro))
         reports["dns"] = builder.ensure(get_distro(DNS_DISTRO), DNS_PACKAGES)
+        for name in dict.fromkeys(h.distro for h in topology.hosts if h.receiver):
+            reports[f"receiver-{name}"] = builder.ensure(get_distro(name), RECEIVER_PACKAGES)
         return reports
 
     def up(self, topology: Topology) -> UpReport:
@@ -175,8 +178,14 @@ class Lab:
             cgroup_version=cgroups,
         )
         ca = LabCA(self.folder / "pki", self.name)
-        for host in hosts:
-            ca.issue(host.fqdn, host.name)
+        certificates = {host.name: ca.issue(host.fqdn, host.name) for host in hosts}
+        receivers = [host for host in hosts if host.receiver]
+        if receivers:
+            with step(f"start {len(receivers)} provider-like receiver(s)") as s:
+                for host in receivers:
+                    s.update(f"{host.name} ({host.receiver})")
+                    start_receiver(self.client, host, certificates[host.name])
+                s.note = ", ".join(f"{h.name}: {h.receiver}" for h in receivers)
         state.save()
         write_known_hosts(state)
         write_inventory(state, self.paths.lab_group_vars)
@@ -244,7 +253,7 @@ class Lab:
                 cspec = ContainerSpec(
                     lab=self.name,
                     name=container_name(self.name, spec.name),
-                    image=images[spec.distro].tag,
+                    image=images[f"receiver-{spec.distro}" if spec.receiver else spec.distro].tag,
                     hostname=spec.name,
                     domainname=topology.domain_of(spec.name),
                     network=network_name(self.name),
@@ -276,6 +285,10 @@ class Lab:
                         groups=list(spec.groups),
                         ports=published_ports(self.client, cid),
                         host_key=host_key.public_openssh,
+                        receiver=spec.receiver,
+                        mx_for=[d.name for d in topology.domains if spec.name in d.mx]
+                        if spec.receiver
+                        else [],
                     )
                 )
         with step("wait for systemd and SSH") as s:

@@ -22,6 +22,9 @@ class HostState:
     #: container port -> host port on 127.0.0.1
     ports: dict[int, int] = field(default_factory=dict)
     host_key: str = ""
+    #: the receiver profile it runs ("" for a mail host) and the domains it is MX of
+    receiver: str = ""
+    mx_for: list[str] = field(default_factory=list)
 
     @property
     def ssh_port(self) -> int:

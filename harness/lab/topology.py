@@ -11,6 +11,8 @@ A topology is YAML::
         groups: [mail]
         ports: [4190]           # published on 127.0.0.1 in addition to DEFAULT_PORTS
         resources: {cpus: 1.5, memory: 1g}
+      - name: gmail             # a provider-like receiver (harness/receiver), not a mail host:
+        receiver: gmail-like    # a profile of harness/receiver/profiles.yml; MX of its domains
 
 Every mistake is reported with the file and the field that holds it (``hosts[1].distro``).
 """
@@ -47,7 +49,7 @@ _HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmg]?$")
 _TOP_KEYS = {"description", "domains", "hosts"}
-_HOST_KEYS = {"name", "distro", "groups", "ports", "resources"}
+_HOST_KEYS = {"name", "distro", "groups", "ports", "resources", "receiver"}
 _DOMAIN_KEYS = {"name", "mx"}
 _RESOURCE_KEYS = {"cpus", "memory"}
 
@@ -65,6 +67,8 @@ class HostSpec:
     groups: tuple[str, ...] = ()
     extra_ports: tuple[int, ...] = ()
     resources: Resources = field(default_factory=Resources)
+    #: a receiver profile's name: the host runs harness/receiver instead of the mail stack
+    receiver: str = ""
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -192,7 +196,25 @@ class _Parser:
             for j, p in enumerate(self.seq(m.get("ports", []), f"{where}.ports"))
         )
         res = self.resources(m.get("resources", {}), f"{where}.resources")
-        return HostSpec(name, distro, groups, ports, res)
+        receiver = self.receiver(m.get("receiver"), f"{where}.receiver", groups)
+        return HostSpec(name, distro, groups, ports, res, receiver)
+
+    def receiver(self, value: object, where: str, groups: tuple[str, ...]) -> str:
+        if value is None:
+            return ""
+        from harness.receiver.catalogue import load_catalogue  # noqa: PLC0415 -- only if used
+
+        name = self.string(value, where)
+        profiles = sorted(load_catalogue())
+        if name not in profiles:
+            raise self.fail(where, f"unknown receiver profile {name!r}", hint=", ".join(profiles))
+        if "mail" in groups:
+            raise self.fail(
+                where,
+                "a receiver is not a mail host",
+                hint="take it out of group mail (the roles would configure Postfix on it)",
+            )
+        return name
 
     def group(self, value: object, where: str) -> str:
         name = self.string(value, where)

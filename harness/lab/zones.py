@@ -4,6 +4,7 @@ after the inventory (or a DKIM key) changed."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import dns.query
 import dns.rdtypes.ANY.SOA
 from docker import DockerClient
 
-from harness.dns.zone import build_zones, utc_serial
+from harness.dns.records import Record
+from harness.dns.zone import Zone, build_zones, utc_serial
 from harness.errors import LabError
 from harness.hosts import resolve_hosts
 from harness.lab.containers import files_tar, published_udp_port
@@ -29,20 +31,62 @@ __all__ = [
     "wait_until_served",
 ]
 
+#: TTL of the receivers' records (the mail zones take theirs from the inventory).
+_LAB_TTL = 60
 #: How long NSD may take to serve re-read zone files.
 _RELOAD_SECONDS = 20
 
 
 def lab_zones(state: LabState, serial: int | None = None) -> list[tuple[str, str]]:
-    """(origin, zone text) of every zone the lab's inventory makes, reverse zones included;
-    none when the lab has no host in group mail (nothing to publish)."""
-    if not any("mail" in h.groups for h in state.hosts):
-        return []
-    inventory = str(state.inventory)
-    zones = build_zones(
-        resolve_hosts(inventory), serial=serial or utc_serial(), reverse=True, source=inventory
-    )
+    """(origin, zone text) of every zone the lab's inventory makes, reverse zones included,
+    plus those of the provider-like receivers' domains (MX, A and PTR of each receiver)."""
+    serial = serial or utc_serial()
+    zones: list[Zone] = []
+    if any("mail" in h.groups for h in state.hosts):
+        inventory = str(state.inventory)
+        zones = build_zones(resolve_hosts(inventory), serial=serial, reverse=True, source=inventory)
+    zones += _receiver_zones(state, zones, serial)
     return [(z.origin, z.text()) for z in zones]
+
+
+def _receiver_zones(state: LabState, zones: list[Zone], serial: int) -> list[Zone]:
+    """A zone per receiver domain (SOA, NS, MX to the receiver, its A); its PTR goes into the
+    reverse zone the mail hosts made (or a new one). ``zones`` gain those PTRs."""
+    receivers = [h for h in state.hosts if h.receiver]
+    if not receivers:
+        return []
+    ns = f"ns.{state.domains[0]}."
+    ttl = _LAB_TTL
+    made: list[Zone] = []
+    for host in receivers:
+        fqdn = f"{host.fqdn}."
+        for domain in host.mx_for:
+            origin = f"{domain}."
+            records = [
+                Record(
+                    origin, "SOA", f"{ns} hostmaster.{origin} {serial} 3600 900 1209600 {ttl}", ttl
+                ),
+                Record(origin, "NS", ns, ttl),
+                Record(origin, "MX", f"10 {fqdn}", ttl),
+                Record(origin, "TXT", "v=spf1 -all", ttl),
+            ]
+            if fqdn.endswith("." + origin):
+                records.append(Record(fqdn, "A", host.ip, ttl))
+            made.append(Zone(origin, serial, ttl, records, domains=[domain]))
+        reverse = ipaddress.ip_address(host.ip).reverse_pointer + "."
+        origin = reverse.partition(".")[2]
+        home = next((z for z in [*zones, *made] if z.origin == origin), None)
+        if home is None:
+            soa = f"{ns} hostmaster.{state.domains[0]}. {serial} 3600 900 1209600 {ttl}"
+            home = Zone(
+                origin,
+                serial,
+                ttl,
+                [Record(origin, "SOA", soa, ttl), Record(origin, "NS", ns, ttl)],
+            )
+            made.append(home)
+        home.records.append(Record(reverse, "PTR", fqdn, ttl))
+    return made
 
 
 def served_serial(state: LabState, origin: str) -> int | None:

@@ -29,16 +29,21 @@ BIN = Path(sys.executable).parent
 # testinfra's ansible backend runs ansible-inventory by name: use the venv's.
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 MAIN_LAB = "t-main"
+#: The provider-like receiver the main lab adds (MX of bigmail.test, Debian 13).
+RECEIVER = "bigmail"
 
 
 def main_topology() -> str:
     """The shipped default topology (mx1 Debian 12 for example.test, mx2 Debian 13 for
-    peer.test), as `make demo` runs it, plus an extra port and group on mx2 to test those."""
+    peer.test), as `make demo` runs it, plus an extra port and group on mx2 to test those,
+    and a provider-like receiver for outbound rehearsals."""
     text = resources.files("harness.lab").joinpath("default-topology.yml").read_text("utf-8")
     doc = yaml.safe_load(text)
     mx2 = next(h for h in doc["hosts"] if h["name"] == "mx2")
     mx2["ports"] = [4190]
     mx2["groups"] = [*mx2["groups"], "backup"]
+    doc["hosts"].append({"name": RECEIVER, "distro": "debian13", "receiver": "gmail-like"})
+    doc["domains"].append({"name": "bigmail.test", "mx": [RECEIVER]})
     return str(yaml.safe_dump(doc))
 
 

@@ -112,6 +112,17 @@ def test_default_topology_is_two_servers_on_both_distros() -> None:
             "invalid group name",
         ),
         ("- just\n- a list\n", "", "expected a mapping"),
+        (
+            "domains: [example.test]\nhosts:\n  - {name: mx1}\n  - {name: big, receiver: bigg}\n",
+            "hosts[1].receiver",
+            "unknown receiver profile 'bigg'",
+        ),
+        (
+            "domains: [example.test]\nhosts:\n"
+            "  - {name: mx1, groups: [mail], receiver: gmail-like}\n",
+            "hosts[0].receiver",
+            "a receiver is not a mail host",
+        ),
     ],
 )
 def test_bad_topology_names_the_field(text: str, field: str, words: str) -> None:

@@ -1,0 +1,136 @@
+"""An outbound report for people: one table row per destination, and cumulative deliveries
+over time with the deferrals marked on each destination's curve (a PNG)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from rich.table import Table
+
+from harness.bench.outbound_account import DestinationReport, OutboundReport
+from harness.bench.tables import sig
+
+__all__ = ["outbound_table", "plot_deliveries"]
+
+_COLUMNS = (
+    "accepted",
+    "delivered",
+    "deferred (stack)",
+    "deferred (receivers)",
+    "bounced",
+    "queued",
+    "missing",
+    "last delivery s",
+)
+
+
+def _row(report: DestinationReport) -> list[str]:
+    missing = f"[red]{report.missing}[/]" if report.missing else f"[green]{report.missing}[/]"
+    return [
+        sig(report.accepted),
+        sig(report.delivered),
+        sig(report.deferred_stack.total()),
+        sig(report.deferred_receivers.total()),
+        sig(report.bounced),
+        sig(report.queued),
+        missing,
+        sig(report.last_delivery_s),
+    ]
+
+
+def outbound_table(report: OutboundReport) -> Table:
+    """One row per destination and a total; ``missing`` reads red unless it is 0."""
+    table = Table(title="Outbound delivery by destination")
+    table.add_column("destination", overflow="fold")
+    for header in _COLUMNS:
+        table.add_column(header, justify="right")
+    for name, destination in report.destinations.items():
+        table.add_row(name, *_row(destination))
+    totals = report.totals
+    table.add_section()
+    table.add_row("total", *_row(totals), style="bold")
+    notes = [
+        f"{label}: {count}"
+        for label, count in (
+            ("duplicates", totals.duplicates),
+            ("sent but unconfirmed", totals.sent_unconfirmed),
+            ("delivered but not logged", totals.delivered_unlogged),
+        )
+        if count
+    ]
+    table.caption = "; ".join(notes) or None
+    return table
+
+
+def _cumulative(per_second: Counter[int], end: int) -> tuple[list[int], list[int]]:
+    """A step curve from 0 to ``end`` (so a destination that stalled reads as a plateau)."""
+    seconds, counts, total = [0], [0], 0
+    for second, count in sorted(per_second.items()):
+        total += count
+        seconds.append(second)
+        counts.append(total)
+    seconds.append(max(end, seconds[-1]))
+    counts.append(total)
+    return seconds, counts
+
+
+def _end(report: OutboundReport) -> int:
+    """The last second anything happened, plus one."""
+    totals = report.totals
+    series = (totals.delivered_per_s, totals.deferred_stack_per_s, totals.deferred_receivers_per_s)
+    return max((max(s, default=0) for s in series), default=0) + 1
+
+
+def _at(seconds: list[int], counts: list[int], second: int) -> int:
+    """The cumulative count at ``second`` (the step curve's height there)."""
+    return counts[max(0, bisect.bisect_right(seconds, second) - 1)]
+
+
+def plot_deliveries(report: OutboundReport, path: Path) -> Path:
+    """Cumulative deliveries per destination against seconds since the campaign started;
+    x marks where the stack logged deferrals and v where receivers answered 4xx, each
+    sized by how many fell in that second. Written as a PNG to ``path``."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    palette = plt.get_cmap("tab10")
+    end = _end(report)
+    for i, (name, destination) in enumerate(report.destinations.items()):
+        color = palette(i % 10)
+        seconds, counts = _cumulative(destination.delivered_per_s, end)
+        label = f"{name} ({destination.delivered}/{destination.accepted})"
+        ax.step(seconds, counts, where="post", color=color, label=label)
+        for marker, deferrals in (
+            ("x", destination.deferred_stack_per_s),
+            ("v", destination.deferred_receivers_per_s),
+        ):
+            if deferrals:
+                xs = sorted(deferrals)
+                ys = [_at(seconds, counts, x) for x in xs]
+                sizes = [12 + 6 * min(deferrals[x], 20) for x in xs]
+                ax.scatter(xs, ys, s=sizes, marker=marker, color=color, linewidths=1)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], marker=m, color="gray", linestyle="", label=label)
+        for m, label in (("x", "deferred (stack)"), ("v", "deferred (receiver)"))
+    ]
+    ax.legend(handles=handles, fontsize="small", loc="upper left")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    ax.set(
+        xlabel="seconds since the campaign started",
+        ylabel="messages delivered",
+        title="Deliveries by destination",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
