@@ -58,13 +58,8 @@ def shortfall(name: str, run: BenchRun, min_accepted: float | None) -> str | Non
     if missing:
         tokens = ", ".join(run["delivery"].get("missing_tokens", [])[:3])
         return f"{name}: {missing} accepted messages never reached a mailbox (tokens: {tokens})"
-    lost = run.get("outbound", {}).get("totals", {}).get("missing", 0)
-    if lost:
-        tokens = ", ".join(run["outbound"]["totals"].get("missing_tokens", [])[:3])
-        return (
-            f"{name}: {lost} accepted messages were neither delivered, bounced nor queued "
-            f"(tokens: {tokens})"
-        )
+    if reason := _outbound_shortfall(name, run):
+        return reason
     if min_accepted is None:
         if accepted > 0:
             return None
@@ -77,6 +72,26 @@ def shortfall(name: str, run: BenchRun, min_accepted: float | None) -> str | Non
             f"({accepted / attempted:.1%}), below --min-accepted {min_accepted:.1%}"
         )
     return f"{head} ({_why(run)})"
+
+
+def _outbound_shortfall(name: str, run: BenchRun) -> str | None:
+    """An outbound rehearsal lost messages, or did not finish within its drain timeout."""
+    if "outbound" not in run:
+        return None
+    totals = run["outbound"]["totals"]
+    if totals["missing"]:
+        tokens = ", ".join(totals.get("missing_tokens", [])[:3])
+        return (
+            f"{name}: {totals['missing']} accepted messages were neither delivered, bounced "
+            f"nor queued (tokens: {tokens})"
+        )
+    if totals["queued"]:
+        return (
+            f"{name}: {totals['queued']} messages still queued at the stack after "
+            f"{run['outbound']['timeout_s']:.0f} s ({', '.join(totals['queued_reasons'])}); "
+            "give the rehearsal a longer --drain-timeout"
+        )
+    return None
 
 
 def rounds_shortfall(suite: BenchSuite) -> str | None:

@@ -217,6 +217,13 @@ def run_outbound(
             f"{lab.lab_name!r} serves",
             hint=f"use addresses at {', '.join(sorted(lab.domains))}; nothing was sent",
         )
+    if waiting := len(lab.queue().splitlines()):
+        raise BenchError(
+            f"the queue of {lab.stack.name} holds {waiting} message(s) already: the rehearsal "
+            "would wait for them too",
+            hint=f"let them go (mailstack lab ssh --lab {lab.lab_name} {lab.stack.name} -- "
+            "postqueue -f) or delete them (postsuper -d ALL)",
+        )
     with step("reset the receivers (empty journals and stores)"):
         lab.reset(profiles)
     target = resolve_target(

@@ -27,7 +27,7 @@ from harness.lab.names import LAB_LABEL, bridge_name, network_name
 from harness.lab.network import egress_rule_present
 from harness.lab.packages import role_packages
 from harness.lab.topology import DEFAULT_PORTS, default_topology
-from tests.lab.conftest import BIN, MAIN_LAB, ansible, run_cli
+from tests.lab.conftest import BIN, MAIN_LAB, RECEIVER, ansible, run_cli
 
 
 def _inventory(lab: dict[str, Any]) -> str:
@@ -58,7 +58,11 @@ def test_lab_is_up_with_both_distros(main_lab: dict[str, Any]) -> None:
     assert main_lab["up"] is True
     assert main_lab["egress_rule"] is True
     hosts = {h["name"]: h for h in main_lab["state"]["hosts"]}
-    assert {n: h["distro"] for n, h in hosts.items()} == {"mx1": "debian12", "mx2": "debian13"}
+    assert {n: h["distro"] for n, h in hosts.items()} == {
+        "mx1": "debian12",
+        "mx2": "debian13",
+        RECEIVER: "debian13",
+    }
     assert set(DEFAULT_PORTS) <= set(map(int, hosts["mx1"]["ports"]))
     assert 4190 in map(int, hosts["mx2"]["ports"])
 
@@ -104,7 +108,7 @@ def test_groups_and_lab_vars_come_from_topology_and_group_vars(main_lab: dict[st
     assert [d["name"] for d in data["mail_accounts_domains"]] == ["peer.test", "lists.peer.test"]
 
 
-FQDNS = {"mx1": "mx1.example.test", "mx2": "mx2.peer.test"}
+FQDNS = {"mx1": "mx1.example.test", "mx2": "mx2.peer.test", RECEIVER: f"{RECEIVER}.bigmail.test"}
 
 
 def test_systemd_runs_as_pid_1_in_every_host(main_lab: dict[str, Any]) -> None:

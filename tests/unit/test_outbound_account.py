@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+from harness.bench.gate import shortfall
 from harness.bench.outbound_account import account
 from harness.bench.outbound_log import (
     UNKNOWN,
@@ -499,3 +501,27 @@ def test_a_line_that_is_not_the_journal_schema_is_named():
     journals = {"gmail": [{"ts": "2026-11-30T10:00:00Z", "stage": "data"}]}
     with pytest.raises(BenchError, match=r"receiver gmail: journal line 1 .*KeyError: 'code'"):
         account("", journals, "", {}, RECEIVER_DOMAINS, STARTED)
+
+
+def _outbound_run(missing: int, queued: int) -> dict[str, Any]:
+    totals = {
+        "missing": missing,
+        "missing_tokens": ["t1"] * missing,
+        "queued": queued,
+        "queued_reasons": {"421 4.7.0": queued} if queued else {},
+    }
+    return {
+        "outcomes": {"attempted": 5, "accepted": 5, "balanced": True},
+        "outbound": {"totals": totals, "timeout_s": 300.0},
+    }
+
+
+def test_an_outbound_run_fails_on_a_lost_or_still_queued_message() -> None:
+    assert shortfall("ob", _outbound_run(0, 0), None) is None  # type: ignore[arg-type]
+    lost = shortfall("ob", _outbound_run(1, 0), None)  # type: ignore[arg-type]
+    assert lost is not None
+    assert "neither delivered, bounced nor queued" in lost
+    late = shortfall("ob", _outbound_run(0, 2), None)  # type: ignore[arg-type]
+    assert late is not None
+    assert "2 messages still queued" in late
+    assert "--drain-timeout" in late
