@@ -101,6 +101,10 @@ class OutboundLab:
         """``postqueue -j`` on the stack: one JSON object per queued message."""
         return _exec(self.client, self.stack, "postqueue -j")
 
+    def drop_queue(self) -> None:
+        """Delete every message queued at the stack (``postsuper -d ALL``)."""
+        _exec(self.client, self.stack, "postsuper -d ALL")
+
     def stack_log(self, since: float) -> str:
         return _exec(
             self.client, self.stack, f"journalctl -o short-unix --no-pager --since @{int(since)}"
@@ -207,7 +211,6 @@ def run_outbound(
     receivers (reset first, with ``profiles`` where given), and account for every message."""
     from harness.bench.fingerprint import local_fingerprint  # noqa: PLC0415
     from harness.bench.generator import run_bench  # noqa: PLC0415 -- uvloop, processes
-    from harness.bench.outbound_view import outbound_table  # noqa: PLC0415
     from harness.bench.result import run_json  # noqa: PLC0415
 
     domains = {campaign.recipient(i).rsplit("@", 1)[1].lower() for i in range(len(campaign))}
@@ -237,5 +240,4 @@ def run_outbound(
     data = run_json(run, "campaign-outbound", {"client": local_fingerprint()})
     data["campaign"] = {"recipients": len(campaign), "shape": shape, "start_at": at}
     data["outbound"] = {**report.to_json(), "drained_s": drained, "timeout_s": drain_timeout}
-    err_console.print(outbound_table(report))
     return data, report

@@ -136,6 +136,11 @@ def outbound_ab_cmd(
             data, report = run_outbound(
                 lab, campaign, offsets, sessions=4, drain_timeout=drain_timeout, profiles={}
             )
+            if left := len(lab.queue().splitlines()):
+                # Not delivered within --drain-timeout (counted as queued): the next side
+                # must start on an empty queue.
+                lab.drop_queue()
+            data["outbound"]["dropped_after_timeout"] = left
             save(data, out_dir / f"outbound-{side}.json", report=False)
             plot_deliveries(report, out_dir / f"outbound-{side}.png")
             sides[side] = {**_summary(data), "wall_s": round(time.monotonic() - started, 1)}

@@ -1,5 +1,5 @@
-"""An outbound report for people: one table row per destination, and cumulative deliveries
-over time with the deferrals marked on each destination's curve (a PNG)."""
+"""An outbound report's plot: cumulative deliveries over time with the deferrals marked on
+each destination's curve (a PNG). Its table is harness/bench/tables.py's, from the JSON."""
 
 from __future__ import annotations
 
@@ -13,61 +13,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
-from rich.table import Table
 
-from harness.bench.outbound_account import DestinationReport, OutboundReport
-from harness.bench.tables import sig
+from harness.bench.outbound_account import OutboundReport
 
-__all__ = ["outbound_table", "plot_deliveries"]
-
-_COLUMNS = (
-    "accepted",
-    "delivered",
-    "deferred (stack)",
-    "deferred (receivers)",
-    "bounced",
-    "queued",
-    "missing",
-    "last delivery s",
-)
-
-
-def _row(report: DestinationReport) -> list[str]:
-    missing = f"[red]{report.missing}[/]" if report.missing else f"[green]{report.missing}[/]"
-    return [
-        sig(report.accepted),
-        sig(report.delivered),
-        sig(report.deferred_stack.total()),
-        sig(report.deferred_receivers.total()),
-        sig(report.bounced),
-        sig(report.queued),
-        missing,
-        sig(report.last_delivery_s),
-    ]
-
-
-def outbound_table(report: OutboundReport) -> Table:
-    """One row per destination and a total; ``missing`` reads red unless it is 0."""
-    table = Table(title="Outbound delivery by destination")
-    table.add_column("destination", overflow="fold")
-    for header in _COLUMNS:
-        table.add_column(header, justify="right")
-    for name, destination in report.destinations.items():
-        table.add_row(name, *_row(destination))
-    totals = report.totals
-    table.add_section()
-    table.add_row("total", *_row(totals), style="bold")
-    notes = [
-        f"{label}: {count}"
-        for label, count in (
-            ("duplicates", totals.duplicates),
-            ("sent but unconfirmed", totals.sent_unconfirmed),
-            ("delivered but not logged", totals.delivered_unlogged),
-        )
-        if count
-    ]
-    table.caption = "; ".join(notes) or None
-    return table
+__all__ = ["plot_deliveries"]
 
 
 def _cumulative(per_second: Counter[int], end: int) -> tuple[list[int], list[int]]:

@@ -16,6 +16,7 @@ from harness.bench.tables import (
     environment_table,
     errors_table,
     latency_table,
+    outbound_report_table,
     ratios_table,
     runs_table,
 )
@@ -28,6 +29,7 @@ def _summary_tables(data: BenchResult) -> list[Table]:
         ratios_table(data),
         runs_table(data),
         delivery_table(data),
+        outbound_report_table(data),
         baselines_table(data),
         cost_table(data),
         errors_table(data),

@@ -12,6 +12,7 @@ from harness.bench.tables import (
     cost_table,
     delivery_table,
     errors_table,
+    outbound_report_table,
     ratios_table,
     runs_table,
 )
@@ -41,7 +42,15 @@ def _rich(table: Table) -> RichTable:
 def print_result(data: BenchResult) -> None:
     """Ratios (a suite's), runs, delivery, baselines, the server's cost breakdown and the
     most frequent errors."""
-    tables = (ratios_table, runs_table, delivery_table, baselines_table, cost_table, errors_table)
+    tables = (
+        ratios_table,
+        runs_table,
+        delivery_table,
+        outbound_report_table,
+        baselines_table,
+        cost_table,
+        errors_table,
+    )
     for make in tables:
         table = make(data)
         if table is not None:

@@ -18,6 +18,7 @@ __all__ = [
     "environment_table",
     "errors_table",
     "latency_table",
+    "outbound_report_table",
     "ratios_table",
     "runs_table",
     "sig",
@@ -182,6 +183,57 @@ def delivery_table(data: BenchResult) -> Table | None:
             )
         )
     return table
+
+
+def outbound_report_table(data: BenchResult) -> Table | None:
+    """An outbound rehearsal's accounting, one row per destination (the JSON's view)."""
+    runs = {n: r for n, r in runs_of(data).items() if "outbound" in r}
+    if not runs:
+        return None
+    table = Table(
+        "Outbound delivery by destination",
+        (
+            *("run", "destination", "accepted", "delivered", "deferrals (stack)"),
+            *("deferrals (receivers)", "bounced", "queued", "missing", "last delivery (s)"),
+        ),
+        note="Delivered: found in the receiver's journal; deferrals by reply code; missing "
+        "(accepted, then neither delivered, bounced nor queued) must be 0.",
+    )
+    for name, run in runs.items():
+        outbound = run["outbound"]
+        rows = {**outbound["destinations"], "total": outbound["totals"]}
+        odd = [
+            f"{name}: {label} {outbound['totals'][key]}"
+            for key, label in (
+                ("duplicates", "duplicates"),
+                ("sent_unconfirmed", "sent but not confirmed by a receiver"),
+                ("delivered_unlogged", "delivered but not logged as sent"),
+            )
+            if outbound["totals"].get(key)
+        ]
+        table.note += "".join(f" {o}." for o in odd)
+        for destination, d in rows.items():
+            table.rows.append(
+                (
+                    _text(name),
+                    _text(destination),
+                    _num(d["accepted"]),
+                    _num(d["delivered"]),
+                    _text(_codes(d["deferred_stack"])),
+                    _text(_codes(d["deferred_receivers"])),
+                    _text(
+                        f"{d['bounced']} ({_codes(d['bounced_reasons'])})" if d["bounced"] else "0"
+                    ),
+                    _num(d["queued"]),
+                    _num(d["missing"]),
+                    _num(d["last_delivery_s"]),
+                )
+            )
+    return table
+
+
+def _codes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{code}: {n}" for code, n in sorted(counts.items())) or "0"
 
 
 def baselines_table(data: BenchResult) -> Table | None:

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from harness.bench.gate import shortfall
 from harness.bench.outbound_account import account
@@ -19,7 +18,8 @@ from harness.bench.outbound_log import (
     parse_postfix_log,
     parse_postqueue,
 )
-from harness.bench.outbound_view import outbound_table, plot_deliveries
+from harness.bench.outbound_view import plot_deliveries
+from harness.bench.tables import outbound_report_table
 from harness.errors import BenchError
 from harness.receiver.journal import Attempt, Peer
 from harness.receiver.replies import Reply
@@ -487,10 +487,10 @@ def test_delivery_the_stack_did_not_log():
 
 
 def test_table_and_plot(report, tmp_path):
-    console = Console(record=True, width=200)
-    console.print(outbound_table(report))
-    text = console.export_text()
-    for name in ("bigmail.test", "yahoo-like.test", UNKNOWN, "total", "duplicates: 1"):
+    run = {"kind": "run", "name": "ob", "outbound": report.to_json()}
+    table = outbound_report_table(run)
+    text = " ".join(c.text for row in table.rows for c in row) + table.note
+    for name in ("bigmail.test", "yahoo-like.test", UNKNOWN, "total", "duplicates 1"):
         assert name in text
     assert "75.3" in text
     png = plot_deliveries(report, tmp_path / "plots" / "outbound.png")
