@@ -95,6 +95,14 @@ def _summary(data: BenchRun) -> dict[str, Any]:
 )
 @click.option("--drain-timeout", default=3600.0, show_default=True, help="Per side, seconds.")
 @click.option(
+    "--sides",
+    "sides_wanted",
+    type=click.Choice(["both", "default", "bulk"]),
+    default="both",
+    show_default=True,
+    help="Run both sides, or one (to repeat it, or when the other was run before).",
+)
+@click.option(
     "--out-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("bench-results"),
@@ -110,6 +118,7 @@ def outbound_ab_cmd(
     sender: str,
     bulk_vars: Path | None,
     drain_timeout: float,
+    sides_wanted: str,
     out_dir: Path,
     as_json: bool,
 ) -> None:
@@ -130,6 +139,8 @@ def outbound_ab_cmd(
     sides: dict[str, dict[str, Any]] = {}
     try:
         for side, vars_file in (("default", None), ("bulk", extra)):
+            if sides_wanted not in ("both", side):
+                continue
             with step(f"{side}: converge {lab.stack.name}"):
                 _converge(lab, inventory, vars_file)
             started = time.monotonic()
@@ -153,10 +164,13 @@ def outbound_ab_cmd(
         "sides": sides,
         "bulk_vs_default": {
             key: _ratio(sides["bulk"][key], sides["default"][key])
-            for key in ("drained_s", "deferred_stack", "deferred_receivers")
-        },
+            for key in ("drained_s", "last_delivery_s", "deferred_stack", "deferred_receivers")
+        }
+        if len(sides) == 2
+        else None,
     }
-    (out_dir / "outbound-ab.json").write_text(json.dumps(result, indent=2) + "\n")
+    summary = "outbound-ab" + ("" if sides_wanted == "both" else f"-{sides_wanted}")
+    (out_dir / f"{summary}.json").write_text(json.dumps(result, indent=2) + "\n")
     if as_json:
         print_json(result)
     else:
