@@ -22,6 +22,7 @@ from harness.lab.state import HostState
 __all__ = [
     "RECEIVER_PACKAGES",
     "configure_receiver",
+    "journal_lines",
     "read_journal",
     "receiver_config",
     "start_receiver",
@@ -141,7 +142,16 @@ def start_receiver(client: DockerClient, host: HostState, certificate: HostCerti
     _wait_ready(host)
 
 
+def journal_lines(text: str) -> list[dict[str, Any]]:
+    """The complete lines of a journal read while the receiver writes it: a last line
+    without its newline is still being written, and is left for the next read."""
+    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 def read_journal(client: DockerClient, host: HostState) -> list[dict[str, Any]]:
-    """Every line of the receiver's journal, parsed."""
-    text = _exec(client, host, "sh", "-c", f"cat {JOURNAL} 2>/dev/null || true")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """Every complete line of the receiver's journal, parsed."""
+    result = client.containers.get(host.container).exec_run(
+        ["sh", "-c", f"cat {JOURNAL} 2>/dev/null || true"], stderr=False
+    )
+    return journal_lines(result.output.decode(errors="replace") if result.output else "")

@@ -11,7 +11,7 @@ import pytest
 
 from harness.bench.outbound import receiver_profiles
 from harness.errors import BenchError
-from harness.lab.receivers import receiver_config
+from harness.lab.receivers import journal_lines, receiver_config
 from harness.lab.state import DnsState, HostState, LabState
 from harness.lab.topology import parse_topology
 from harness.lab.zones import lab_zones
@@ -105,3 +105,12 @@ def test_a_profile_file_with_a_bad_field_names_it(tmp_path: Path) -> None:
     bad.write_text("name: bad\nrate: {per_second: 1, burst: 0}\n")
     with pytest.raises(BenchError, match=r"rate\.burst"):
         receiver_profiles([f"gmail={bad}"])
+
+
+def test_a_journal_read_mid_write_leaves_the_partial_line_for_the_next_read() -> None:
+    """The bug: a poll read the journal while the receiver was writing a line, and the
+    half line stopped the whole rehearsal with a JSON error."""
+    text = '{"token": "a", "outcome": "accepted"}\n{"token": "b", "outc'
+    assert journal_lines(text) == [{"token": "a", "outcome": "accepted"}]
+    assert journal_lines(text + 'ome": "deferred"}\n')[1]["outcome"] == "deferred"
+    assert journal_lines("") == []
