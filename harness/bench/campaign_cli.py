@@ -147,7 +147,7 @@ def campaign_cmd(
         )
 
         lab = OutboundLab.of(lab_name, host)
-        data, report = run_outbound(
+        data = run_outbound(
             lab,
             campaign,
             offsets,
@@ -161,7 +161,7 @@ def campaign_cmd(
             from harness.bench.outbound_view import plot_deliveries  # noqa: PLC0415
 
             save(data, out, report=True)
-            plot = plot_deliveries(report, out.with_suffix(".outbound.png"))
+            plot = plot_deliveries(data["outbound"], out.with_suffix(".outbound.png"))
             err_console.print(f"deliveries over time: {plot}")
         finish("bench campaign --outbound", data, min_accepted, as_json)
         return

@@ -79,7 +79,8 @@ def _run_command(run: BenchRun) -> str:
     spec = run["spec"]
     if "campaign" in run:
         campaign = run["campaign"]
-        args = ["mailstack", "bench", "campaign", _url(run)]
+        where = ["--lab", "LAB", "--outbound"] if "outbound" in run else [_url(run)]
+        args = ["mailstack", "bench", "campaign", *where]
         args += ["--recipients", "RECIPIENTS.csv", "--subject", "SUBJECT", "--body", "BODY.j2"]
         args += ["--shape", campaign["shape"], "-c", str(spec["sessions"])]
         return shlex.join(args)

@@ -206,7 +206,7 @@ def run_outbound(
     profiles: Mapping[str, dict[str, Any]],
     at: float | None = None,
     shape: str = "",
-) -> tuple[BenchRun, OutboundReport]:
+) -> BenchRun:
     """Submit ``campaign`` on 587 at the stack, let its Postfix deliver it by MX to the
     receivers (reset first, with ``profiles`` where given), and account for every message."""
     from harness.bench.fingerprint import local_fingerprint  # noqa: PLC0415
@@ -240,4 +240,4 @@ def run_outbound(
     data = run_json(run, "campaign-outbound", {"client": local_fingerprint()})
     data["campaign"] = {"recipients": len(campaign), "shape": shape, "start_at": at}
     data["outbound"] = {**report.to_json(), "drained_s": drained, "timeout_s": drain_timeout}
-    return data, report
+    return data

@@ -144,7 +144,7 @@ def outbound_ab_cmd(
             with step(f"{side}: converge {lab.stack.name}"):
                 _converge(lab, inventory, vars_file)
             started = time.monotonic()
-            data, report = run_outbound(
+            data = run_outbound(
                 lab, campaign, offsets, sessions=4, drain_timeout=drain_timeout, profiles={}
             )
             if left := len(lab.queue().splitlines()):
@@ -153,7 +153,7 @@ def outbound_ab_cmd(
                 lab.drop_queue()
             data["outbound"]["dropped_after_timeout"] = left
             save(data, out_dir / f"outbound-{side}.json", report=False)
-            plot_deliveries(report, out_dir / f"outbound-{side}.png")
+            plot_deliveries(data["outbound"], out_dir / f"outbound-{side}.png")
             sides[side] = {**_summary(data), "wall_s": round(time.monotonic() - started, 1)}
     finally:
         with step(f"converge {lab.stack.name} back to the inventory's settings"):

@@ -10,13 +10,22 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+from collections.abc import Mapping
+from typing import Any
+
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from harness.bench.outbound_account import OutboundReport
+__all__ = ["deliveries_figure", "plot_deliveries"]
 
-__all__ = ["plot_deliveries"]
+_SERIES = ("delivered", "deferred_stack", "deferred_receivers")
+
+
+def _series(destination: Mapping[str, Any], key: str) -> Counter[int]:
+    """A destination's per-second counts of ``key`` from its JSON timeline."""
+    return Counter({int(second): int(n) for second, n in destination["timeline"][key]})
 
 
 def _cumulative(per_second: Counter[int], end: int) -> tuple[list[int], list[int]]:
@@ -31,11 +40,10 @@ def _cumulative(per_second: Counter[int], end: int) -> tuple[list[int], list[int
     return seconds, counts
 
 
-def _end(report: OutboundReport) -> int:
+def _end(outbound: Mapping[str, Any]) -> int:
     """The last second anything happened, plus one."""
-    totals = report.totals
-    series = (totals.delivered_per_s, totals.deferred_stack_per_s, totals.deferred_receivers_per_s)
-    return max((max(s, default=0) for s in series), default=0) + 1
+    totals = outbound["totals"]
+    return max((max(_series(totals, k), default=0) for k in _SERIES), default=0) + 1
 
 
 def _at(seconds: list[int], counts: list[int], second: int) -> int:
@@ -43,22 +51,20 @@ def _at(seconds: list[int], counts: list[int], second: int) -> int:
     return counts[max(0, bisect.bisect_right(seconds, second) - 1)]
 
 
-def plot_deliveries(report: OutboundReport, path: Path) -> Path:
+def deliveries_figure(outbound: Mapping[str, Any]) -> Figure:
     """Cumulative deliveries per destination against seconds since the campaign started;
     x marks where the stack logged deferrals and v where receivers answered 4xx, each
-    sized by how many fell in that second. Written as a PNG to ``path``."""
+    sized by how many fell in that second. ``outbound``: a result's "outbound" JSON."""
     fig, ax = plt.subplots(figsize=(8, 4))
     palette = plt.get_cmap("tab10")
-    end = _end(report)
-    for i, (name, destination) in enumerate(report.destinations.items()):
+    end = _end(outbound)
+    for i, (name, destination) in enumerate(outbound["destinations"].items()):
         color = palette(i % 10)
-        seconds, counts = _cumulative(destination.delivered_per_s, end)
-        label = f"{name} ({destination.delivered}/{destination.accepted})"
+        seconds, counts = _cumulative(_series(destination, "delivered"), end)
+        label = f"{name} ({destination['delivered']}/{destination['accepted']})"
         ax.step(seconds, counts, where="post", color=color, label=label)
-        for marker, deferrals in (
-            ("x", destination.deferred_stack_per_s),
-            ("v", destination.deferred_receivers_per_s),
-        ):
+        for marker, key in (("x", "deferred_stack"), ("v", "deferred_receivers")):
+            deferrals = _series(destination, key)
             if deferrals:
                 xs = sorted(deferrals)
                 ys = [_at(seconds, counts, x) for x in xs]
@@ -79,6 +85,12 @@ def plot_deliveries(report: OutboundReport, path: Path) -> Path:
         ylabel="messages delivered",
         title="Deliveries by destination",
     )
+    return fig
+
+
+def plot_deliveries(outbound: Mapping[str, Any], path: Path) -> Path:
+    """deliveries_figure as a PNG at ``path``."""
+    fig = deliveries_figure(outbound)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)

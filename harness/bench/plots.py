@@ -36,6 +36,8 @@ class Plots:
     ttm_nines: str | None = None
     queue: str | None = None
     cost: str | None = None
+    #: (run, PNG) per outbound rehearsal: deliveries over time by destination
+    outbound: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _png(fig: Figure) -> str:
@@ -206,4 +208,8 @@ def plots(data: BenchResult) -> Plots:
     costs = {n: r["cost"] for n, r in runs.items() if "cost" in r}
     if costs:
         out.cost = _cost_plot(costs)
+    if outbound := {n: r["outbound"] for n, r in runs.items() if "outbound" in r}:
+        from harness.bench.outbound_view import deliveries_figure  # noqa: PLC0415
+
+        out.outbound = [(n, _png(deliveries_figure(o))) for n, o in outbound.items()]
     return out

@@ -177,6 +177,14 @@ def _plots_html(data: BenchResult) -> str:
             + _figure(p.cost, "Server CPU per message by component")
             + "</section>"
         )
+    if p.outbound:
+        parts.append(
+            "<section><h2>Outbound deliveries</h2><p class='note'>Messages delivered to each "
+            "destination over time; x where the stack logged a deferral, v where a receiver "
+            "answered 4xx (larger: more in that second).</p>"
+            + "".join(_figure(png, f"Deliveries: {name}") for name, png in p.outbound)
+            + "</section>"
+        )
     if p.queue:
         parts.append(
             "<section><h2>Queue depth</h2>"

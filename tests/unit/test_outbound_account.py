@@ -493,7 +493,7 @@ def test_table_and_plot(report, tmp_path):
     for name in ("bigmail.test", "yahoo-like.test", UNKNOWN, "total", "duplicates 1"):
         assert name in text
     assert "75.3" in text
-    png = plot_deliveries(report, tmp_path / "plots" / "outbound.png")
+    png = plot_deliveries(report.to_json(), tmp_path / "plots" / "outbound.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
