@@ -23,7 +23,7 @@ from harness.bench.targets import resolve_target
 from harness.config import paths
 from harness.errors import BenchError
 from harness.lab.engine import ensure_engine
-from harness.lab.receivers import configure_receiver, read_journal
+from harness.lab.receivers import configure_receiver, read_journal, run_in
 from harness.lab.require import require_lab
 from harness.lab.state import HostState
 from harness.ui import err_console, step
@@ -31,16 +31,6 @@ from harness.ui import err_console, step
 __all__ = ["OutboundLab", "receiver_profiles", "run_outbound", "settle"]
 
 _POLL_SECONDS = 1.0
-
-
-def _exec(client: DockerClient, host: HostState, command: str) -> str:
-    result = client.containers.get(host.container).exec_run(["sh", "-c", command])
-    if result.exit_code != 0:
-        raise BenchError(
-            f"{host.name}: '{command}' failed (exit {result.exit_code})",
-            hint=f"mailstack lab ssh {host.name}",
-        )
-    return result.output.decode(errors="replace") if result.output else ""
 
 
 @dataclass(frozen=True)
@@ -99,15 +89,18 @@ class OutboundLab:
 
     def queue(self) -> str:
         """``postqueue -j`` on the stack: one JSON object per queued message."""
-        return _exec(self.client, self.stack, "postqueue -j")
+        return run_in(self.client, self.stack, "postqueue", "-j", stderr=False)
 
     def drop_queue(self) -> None:
         """Delete every message queued at the stack (``postsuper -d ALL``)."""
-        _exec(self.client, self.stack, "postsuper -d ALL")
+        run_in(self.client, self.stack, "postsuper", "-d", "ALL")
 
     def stack_log(self, since: float) -> str:
-        return _exec(
-            self.client, self.stack, f"journalctl -o short-unix --no-pager --since @{int(since)}"
+        return run_in(
+            self.client,
+            self.stack,
+            *("journalctl", "-o", "short-unix", "--no-pager", f"--since=@{int(since)}"),
+            stderr=False,
         )
 
     def journals(self) -> dict[str, list[dict[str, Any]]]:

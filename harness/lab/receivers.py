@@ -25,6 +25,7 @@ __all__ = [
     "journal_lines",
     "read_journal",
     "receiver_config",
+    "run_in",
     "start_receiver",
 ]
 
@@ -72,14 +73,15 @@ def _package_files() -> dict[str, tuple[bytes, int]]:
     }
 
 
-def _exec(client: DockerClient, host: HostState, *command: str) -> str:
-    result = client.containers.get(host.container).exec_run(list(command))
+def run_in(client: DockerClient, host: HostState, *command: str, stderr: bool = True) -> str:
+    """``command`` in the lab host's container, its output; LabError when it fails."""
+    result = client.containers.get(host.container).exec_run(list(command), stderr=stderr)
     output = result.output.decode(errors="replace") if result.output else ""
     if result.exit_code != 0:
         raise LabError(
             f"{host.name}: '{' '.join(command)}' failed (exit {result.exit_code}): "
             f"{output.strip()[-300:]}",
-            hint=f"mailstack lab ssh {host.name} -- journalctl -u {SERVICE}",
+            hint=f"mailstack lab ssh {host.name} -- journalctl -n 50",
         )
     return output
 
@@ -114,8 +116,8 @@ def configure_receiver(
         files_tar({f"{_ETC}/receiver.json": (config, 0o644)}),
     )
     if reset:
-        _exec(client, host, "sh", "-c", f"rm -rf {STORE} && : > {JOURNAL}")
-    _exec(client, host, "systemctl", "restart", SERVICE)
+        run_in(client, host, "sh", "-c", f"rm -rf {STORE} && : > {JOURNAL}")
+    run_in(client, host, "systemctl", "restart", SERVICE)
     _wait_ready(host)
 
 
@@ -136,9 +138,9 @@ def start_receiver(client: DockerClient, host: HostState, certificate: HostCerti
         f"etc/systemd/system/{SERVICE}.service": (_UNIT.encode(), 0o644),
     }
     client.api.put_archive(client.containers.get(host.container).id, "/", files_tar(files))
-    _exec(client, host, "mkdir", "-p", _VAR)
-    _exec(client, host, "systemctl", "daemon-reload")
-    _exec(client, host, "systemctl", "enable", "--now", SERVICE)
+    run_in(client, host, "mkdir", "-p", _VAR)
+    run_in(client, host, "systemctl", "daemon-reload")
+    run_in(client, host, "systemctl", "enable", "--now", SERVICE)
     _wait_ready(host)
 
 
@@ -151,7 +153,4 @@ def journal_lines(text: str) -> list[dict[str, Any]]:
 
 def read_journal(client: DockerClient, host: HostState) -> list[dict[str, Any]]:
     """Every complete line of the receiver's journal, parsed."""
-    result = client.containers.get(host.container).exec_run(
-        ["sh", "-c", f"cat {JOURNAL} 2>/dev/null || true"], stderr=False
-    )
-    return journal_lines(result.output.decode(errors="replace") if result.output else "")
+    return journal_lines(run_in(client, host, "sh", "-c", f"cat {JOURNAL} || true", stderr=False))

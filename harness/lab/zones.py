@@ -25,8 +25,10 @@ from harness.lab.state import LabState
 
 __all__ = [
     "lab_zones",
+    "next_serial",
     "publish_lab_zones",
     "publish_zones",
+    "serve_zones",
     "served_serial",
     "wait_until_served",
 ]
@@ -134,14 +136,28 @@ def publish_lab_zones(lab: str) -> list[str]:
     return publish_zones(client, state, paths().lab_group_vars)
 
 
-def publish_zones(client: DockerClient, state: LabState, group_vars: Path) -> list[str]:
-    """Serve what the inventory makes now: new zone files and a SIGHUP (NSD re-reads changed
-    zone files); a changed set of zones needs a restart, after which the published port is
-    read again and the state and inventory are rewritten. Returns the origins served."""
-    # A serial above the one served, even within the same minute, so the reload shows.
+def next_serial(state: LabState) -> int:
+    """A serial above the one served, even within the same minute, so a reload shows."""
     served = [s for s in (served_serial(state, o) for o in state.dns.zones) if s is not None]
-    serial = max([utc_serial(), *(s + 1 for s in served)])
-    zones = lab_zones(state, serial)
+    return max([utc_serial(), *(s + 1 for s in served)])
+
+
+def publish_zones(client: DockerClient, state: LabState, group_vars: Path) -> list[str]:
+    """Serve what the inventory makes now. Returns the origins served."""
+    serial = next_serial(state)
+    return serve_zones(client, state, lab_zones(state, serial), serial, group_vars)
+
+
+def serve_zones(
+    client: DockerClient,
+    state: LabState,
+    zones: list[tuple[str, str]],
+    serial: int,
+    group_vars: Path,
+) -> list[str]:
+    """Serve ``zones`` (origin, text) made with ``serial``: new zone files and a SIGHUP (NSD
+    re-reads changed zone files); a changed set of zones needs a restart, after which the
+    published port is read again and the state and inventory are rewritten."""
     origins = [o for o, _ in zones]
     container = client.containers.get(state.dns.container)
     client.api.put_archive(container.id, "/", files_tar(nsd_files(zones)))

@@ -12,7 +12,13 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from harness.preflight.rules import Finding, finding
 
-__all__ = ["BIG_PROVIDER_DOMAINS", "CLIP_BYTES", "MESSAGE_RULES", "check_message"]
+__all__ = [
+    "BIG_PROVIDER_DOMAINS",
+    "CLIP_BYTES",
+    "MESSAGE_RULES",
+    "check_message",
+    "header_addresses",
+]
 
 #: Mailbox providers whose domains a bulk sender must not put in From (DMARC p=reject or
 #: quarantine on all of them: the mail fails alignment wherever it is sent from).
@@ -62,6 +68,14 @@ def _raw_headers(raw: bytes) -> list[tuple[str, str]]:
 
 def _values(headers: list[tuple[str, str]], name: str) -> list[str]:
     return [v for n, v in headers if n.lower() == name]
+
+
+def header_addresses(raw: bytes, *names: str) -> list[str]:
+    """The addresses in the headers ``names`` (lower case: "from", "reply-to"), in order."""
+    headers = _raw_headers(raw)
+    return [
+        a for _n, a in getaddresses([v for n in names for v in _values(headers, n)]) if "@" in a
+    ]
 
 
 def _format(headers: list[tuple[str, str]]) -> list[Finding]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from email.utils import formatdate, getaddresses, make_msgid
+from email.utils import formatdate, make_msgid
 
 from harness.bench.campaign import Campaign
 from harness.dns.query import Querier, system_resolver
@@ -13,7 +13,7 @@ from harness.dns.settings import MailHost, parse_host
 from harness.errors import DeliveryError, PreflightError
 from harness.hosts import resolve_hosts
 from harness.preflight.domain import check_domain, check_hosts
-from harness.preflight.message import check_message
+from harness.preflight.message import check_message, header_addresses
 from harness.preflight.probes import check_receives, check_tls
 from harness.preflight.rules import Finding, Status, finding, not_checked
 from harness.preflight.sample import Seed, judge, send_sample
@@ -65,16 +65,6 @@ def default_sample(from_address: str) -> bytes:
         "A sample of the campaign, sent by mailstack preflight.\r\n\r\n"
         f"Unsubscribe: https://{domain}/unsubscribe/preflight\r\n"
     ).encode()
-
-
-def _header_addresses(raw: bytes, *names: str) -> list[str]:
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
-    values = []
-    for line in head.replace("\r\n ", " ").replace("\r\n\t", " ").splitlines():
-        name, sep, value = line.partition(":")
-        if sep and name.strip().lower() in names:
-            values.append(value)
-    return [a for _n, a in getaddresses(values) if "@" in a]
 
 
 def _lab_seed(sender: Target, targets: list[Target]) -> Seed | None:
@@ -145,7 +135,7 @@ def run_preflight(
         if findings[-1].status is Status.PASS:
             raw = render_sample(campaign)
     raw = raw if raw is not None else default_sample(from_address)
-    froms = _header_addresses(raw, "from")
+    froms = header_addresses(raw, "from")
     if froms and froms[0].lower() != from_address:
         raise PreflightError(
             f"--from {from_address} but the sample's From is {froms[0]}",
@@ -165,7 +155,7 @@ def run_preflight(
     findings += check_hosts(hosts, querier)
     for target in senders:
         findings += check_tls(target)
-    findings += check_receives(_header_addresses(raw, "from", "reply-to"), targets, querier)
+    findings += check_receives(header_addresses(raw, "from", "reply-to"), targets, querier)
     seed = seed or (_lab_seed(senders[0], targets) if senders[0].lab_name else None)
     sampled, receiver = _sample_findings(senders[0], raw, seed, domain)
     by_rule = {f.rule.id: f for f in sampled}

@@ -18,8 +18,9 @@ from email.message import Message
 
 from harness.errors import DeliveryError
 from harness.preflight.rules import Finding, finding
+from harness.receiver.dmarc import aligned as relaxed_aligned
 from harness.smtp.message import TOKEN_HEADER
-from harness.verify.exchange import auth_results
+from harness.verify.exchange import auth_results, hop_received
 from harness.verify.mail import TargetIMAP, submit
 from harness.verify.targets import Target
 
@@ -95,12 +96,6 @@ def _topmost_authserv(message: Message) -> str:
     return " ".join(str(first).split()).split(";")[0].split()[0] if first else ""
 
 
-def _aligned(domain: str, from_domain: str) -> bool:
-    """Relaxed alignment (RFC 7489 3.1), organisational domain taken as the last two labels."""
-    org = ".".join(from_domain.split(".")[-2:])
-    return domain in (from_domain, org) or domain.endswith("." + org)
-
-
 def _signing_domains(message: Message) -> list[str]:
     domains = []
     for signature in message.get_all("DKIM-Signature") or []:
@@ -110,14 +105,6 @@ def _signing_domains(message: Message) -> list[str]:
     return domains
 
 
-def _tls_hop(message: Message, sender_host: str) -> str:
-    for header in message.get_all("Received") or []:
-        text = " ".join(str(header).split())
-        if f"from {sender_host}".lower() in text.lower():
-            return text
-    return ""
-
-
 def judge(delivered: Delivered, seed: Seed, from_domain: str, sender_host: str) -> list[Finding]:
     """What the receiver's verdict on the sample says about each authentication rule."""
     message = delivered.message
@@ -125,8 +112,8 @@ def judge(delivered: Delivered, seed: Seed, from_domain: str, sender_host: str) 
     results = auth_results(message, authserv)
     shown = f"{authserv}: " + (", ".join(f"{k}={v}" for k, v in results.items()) or "none")
     signers = _signing_domains(message)
-    aligned = [d for d in signers if _aligned(d, from_domain)]
-    hop = _tls_hop(message, sender_host)
+    aligned = [d for d in signers if relaxed_aligned(d, from_domain, "r")]
+    hop = hop_received(message, sender_host)
     return [
         finding("spf.pass", results.get("spf") == "pass", shown),
         finding(

@@ -105,8 +105,9 @@ def auth_results(message: Message, authserv_id: str) -> dict[str, str]:
     return {}
 
 
-def hop_received(message: Message, sender_host: str, receiver_host: str) -> str:
-    """The Received header the receiver wrote for the hop from the sender, unfolded."""
+def hop_received(message: Message, sender_host: str, receiver_host: str = "") -> str:
+    """The Received header the receiver wrote for the hop from the sender, unfolded (any
+    receiver's, when its name is not known: a mailbox at another provider)."""
     for header in message.get_all("Received") or []:
         text = _unfold(header)
         if f"from {sender_host}".lower() in text.lower() and f"by {receiver_host}".lower() in (

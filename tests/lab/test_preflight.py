@@ -16,11 +16,10 @@ from click.testing import CliRunner
 from docker import DockerClient
 
 from harness.cli import cli
+from harness.config import Paths
 from harness.errors import MailstackError
-from harness.lab.containers import files_tar
-from harness.lab.dns import nsd_files
 from harness.lab.require import require_lab
-from harness.lab.zones import lab_zones, publish_lab_zones, served_serial, wait_until_served
+from harness.lab.zones import lab_zones, next_serial, publish_lab_zones, serve_zones
 from harness.preflight.rules import RULES
 from harness.provision import PlaybookResult
 from harness.verify.targets import load_targets
@@ -64,20 +63,16 @@ def test_preflight_passes_on_the_provisioned_lab(
 
 @pytest.fixture
 def broken_dns(
-    converged: PlaybookResult, main_lab: dict[str, Any], engine: DockerClient
+    converged: PlaybookResult, main_lab: dict[str, Any], engine: DockerClient, lab_paths: Paths
 ) -> Iterator[None]:
     """The lab DNS serving the broken zones for the test; the inventory's zones after it."""
     state = require_lab(MAIN_LAB, or_inventory=False)
     mx1 = load_targets(str(state.inventory))[0]
-    served = [s for s in (served_serial(state, o) for o in state.dns.zones) if s is not None]
-    serial = max(served) + 1
+    serial = next_serial(state)
     edit = break_zones(mx1.domains[0], mx1.lab_ip)
     zones = [(origin, edit(origin, text)) for origin, text in lab_zones(state, serial)]
-    container = engine.containers.get(state.dns.container)
-    engine.api.put_archive(container.id, "/", files_tar(nsd_files(zones)))
-    container.kill(signal="HUP")
     try:
-        wait_until_served(state, [o for o, _ in zones], serial)
+        serve_zones(engine, state, zones, serial, lab_paths.lab_group_vars)
         yield
     finally:
         publish_lab_zones(MAIN_LAB)
