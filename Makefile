@@ -2,6 +2,7 @@
 #   make demo   the main job: build lab images, bring the default lab up, show it, take it down
 #   make test   every test: lint, unit tests, then the lab end to end on a real Docker engine
 #   make bench  the standard bench set on a bench lab; results in bench-results/
+#   make chaos  every fault scenario under load on a lab of its own; results in bench-results/
 #   make lint   ruff, mypy, yamllint, ansible-lint
 
 SHELL := /bin/bash
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha256sum |
 KEEP ?=
 PYTEST_ARGS ?=
 
-.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down bench
+.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down bench chaos
 
 all: test
 
@@ -44,6 +45,14 @@ bench: engine
 	$(BIN)/mailstack bench standard --lab bench --out bench-results/standard.json \
 	  && $(BIN)/mailstack converge --lab bench --timed-reruns 5 --json > bench-results/converge.json; \
 	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --lab bench; exit $$rc
+
+# Every chaos scenario (faults under steady load; every accepted message must be delivered) on
+# the default topology in a lab named chaos; bench-results/chaos.json, .html and .md.
+chaos: engine
+	$(BIN)/mailstack lab up --lab chaos
+	$(BIN)/mailstack converge --lab chaos
+	$(BIN)/mailstack chaos run --lab chaos --out bench-results/chaos.json; \
+	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --lab chaos; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check harness tests roles

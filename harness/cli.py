@@ -17,11 +17,13 @@ from rich.table import Table
 
 from harness import __version__
 from harness.bench.cli import bench, report_cmd
+from harness.chaos.cli import chaos
 from harness.config import paths
 from harness.converge import converge_site, reconverge_timed
 from harness.dkim.cli import dkim
 from harness.dns.cli import dns
 from harness.errors import MailstackError
+from harness.fuzz.cli import fuzz_cmd
 from harness.lab.cli import lab, print_status
 from harness.lab.engine import cgroup_version, ensure_engine
 from harness.lab.inventory import resolve_inventory
@@ -56,6 +58,8 @@ cli.add_command(bench)
 cli.add_command(dns)
 cli.add_command(dkim)
 cli.add_command(preflight)
+cli.add_command(chaos)
+cli.add_command(fuzz_cmd)
 
 
 @cli.command()

@@ -10,10 +10,12 @@ __all__ = [
     "BenchError",
     "BenchFailedError",
     "BuildError",
+    "ChaosError",
     "DeliveryError",
     "DkimError",
     "DnsError",
     "EngineUnavailableError",
+    "FuzzError",
     "InventoryError",
     "LabError",
     "LabNotUpError",
@@ -112,6 +114,19 @@ class DkimError(MailstackError, ValueError):
 
 class DeliveryError(MailstackError, RuntimeError):
     """A message a server accepted did not arrive where it was sent (or was refused)."""
+
+
+class ChaosError(MailstackError, RuntimeError):
+    """A fault could not be put in place or taken away (names the host and the step)."""
+
+    exit_code = 6
+
+
+class FuzzError(MailstackError, RuntimeError):
+    """A fuzz run found a crash, a dead service, an uncompleted message delivered or memory
+    that grew without bound; or it was given bad limits."""
+
+    exit_code = 6
 
 
 class PreflightError(MailstackError, ValueError):

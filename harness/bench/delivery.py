@@ -17,6 +17,7 @@ __all__ = [
     "DeliveryReport",
     "QueueSampler",
     "delivery_json",
+    "maildir_copies",
     "queued_reasons",
     "scan_maildirs",
     "scan_mbox",
@@ -88,8 +89,17 @@ _DRAINED = r"""
 import os, sys, time
 spool, deadline = sys.argv[1], time.time() + float(sys.argv[2])
 queues = [os.path.join(spool, q) for q in ("maildrop", "incoming", "active", "deferred", "hold")]
+def complete(path):
+    # cleanup sets the owner-execute bit when a message is whole: a file in incoming without
+    # it is one being written, or left by a cleanup that died (never a 250, never delivered).
+    try:
+        return "/incoming/" not in path or os.stat(path).st_mode & 0o100
+    except OSError:
+        return False
 def queued():
-    return any(files for q in queues for _, _, files in os.walk(q))
+    return any(
+        complete(os.path.join(d, f)) for q in queues for d, _, files in os.walk(q) for f in files
+    )
 while time.time() < deadline:
     if not queued():
         print(repr(time.time()))
@@ -109,8 +119,8 @@ def _queue_directory(host: Host) -> str:
 
 def wait_for_drain(host: Host, timeout: float = 120.0, since: float | None = None) -> float | None:
     """Seconds from ``since`` (a time.time(); default: now) until the host's Postfix queue is
-    empty, every queue counted (hold too, as ``postqueue`` lists it); None when it is not
-    empty within ``timeout``."""
+    empty of whole messages, every queue counted (hold too, as ``postqueue`` lists it); None
+    when it is not empty within ``timeout``."""
     start = time.time() if since is None else since
     spool = _queue_directory(host)
     out = host.run(f"python3 -c {_quote(_DRAINED)} {_quote(spool)} {timeout:.1f}")
@@ -172,6 +182,28 @@ def delivery_json(
     return delivery
 
 
+def _maildir_files(host: Host, since: float, root: str) -> list[tuple[str, float | None, float]]:
+    """(token, send time, delivery time) of every message file in the Maildirs under ``root``
+    written since ``since`` (a message delivered twice is two files)."""
+    out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {_quote(root)}")
+    files = []
+    for line in out.stdout.splitlines():
+        try:
+            token, sent, delivered = json.loads(line)
+            files.append((str(token), None if sent is None else float(sent), float(delivered)))
+        except (ValueError, TypeError):
+            continue
+    return files
+
+
+def maildir_copies(host: Host, since: float, root: str) -> dict[str, list[float]]:
+    """Token -> the delivery time of each copy of it in the Maildirs under ``root``."""
+    copies: dict[str, list[float]] = {}
+    for token, _, delivered in _maildir_files(host, since, root):
+        copies.setdefault(token, []).append(delivered)
+    return copies
+
+
 def _scan_once(
     host: Host,
     accepted: dict[str, float],
@@ -179,14 +211,9 @@ def _scan_once(
     root: str,
     seen: dict[str, tuple[float, float]],
 ) -> None:
-    out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {_quote(root)}")
-    for line in out.stdout.splitlines():
-        try:
-            token, sent, delivered = json.loads(line)
-        except (ValueError, TypeError):
-            continue
+    for token, sent, delivered in _maildir_files(host, since, root):
         if token in accepted and (token not in seen or delivered < seen[token][1]):
-            seen[token] = (float(sent or accepted[token]), float(delivered))
+            seen[token] = (float(sent or accepted[token]), delivered)
 
 
 def scan_maildirs(

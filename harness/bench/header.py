@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from harness.bench.model import BenchResult, BenchRun, Fingerprint, runs_of
 from harness.bench.tables import sig
 
-__all__ = ["Header", "describe", "reproduce"]
+__all__ = ["Header", "describe", "machine_line", "reproduce", "when_line"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Header:
     placeholders: str = ""
 
 
-def _when(started: str) -> str:
+def when_line(started: str) -> str:
     try:
         at = dt.datetime.fromisoformat(started)
     except ValueError:
@@ -34,7 +34,7 @@ def _when(started: str) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _machine(label: str, facts: Fingerprint | None) -> str:
+def machine_line(label: str, facts: Fingerprint | None) -> str:
     if not facts:
         return f"{label}: not recorded"
     if label == "client":
@@ -144,7 +144,7 @@ def describe(data: BenchResult) -> Header:
         )
     env = data["environment"]
     machine = "; ".join(
-        (_machine("client", env.get("client")), _machine("server", env.get("server")))
+        (machine_line("client", env.get("client")), machine_line("server", env.get("server")))
     )
     commands, placeholders = reproduce(data)
-    return Header(title, measured, machine, _when(data["started"]), commands, placeholders)
+    return Header(title, measured, machine, when_line(data["started"]), commands, placeholders)

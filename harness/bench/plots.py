@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from harness.bench.model import BenchResult, BenchRun, Cdf, Cost, runs_of
 from harness.bench.tables import sig
 
-__all__ = ["Plots", "plots"]
+__all__ = ["Plots", "plots", "png"]
 
 #: About this many bars in a throughput panel: enough to see a stall, few enough to read.
 _BUCKETS = 60
@@ -40,7 +40,7 @@ class Plots:
     outbound: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _png(fig: Figure) -> str:
+def png(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -82,7 +82,7 @@ def _throughput_panel(name: str, run: BenchRun, color: str) -> str:
     ax.set_ylabel("accepted msg/s", fontsize="small")
     ax.set_title(f"{name}: mean {sig(run['accept_rate'])} msg/s (dashed)", fontsize="small")
     ax.tick_params(labelsize="x-small")
-    return _png(fig)
+    return png(fig)
 
 
 def _nines_axis(ax: Axes) -> None:
@@ -103,7 +103,7 @@ def _nines_plot(curves: dict[str, Cdf], colors: dict[str, str], title: str, unit
     ax.set_yscale("log")
     ax.set(xlabel="percentile", ylabel=f"{unit} (log)", title=title)
     ax.legend(fontsize="small")
-    return _png(fig)
+    return png(fig)
 
 
 def _cdf_plot(curves: dict[str, Cdf], colors: dict[str, str]) -> str:
@@ -121,7 +121,7 @@ def _cdf_plot(curves: dict[str, Cdf], colors: dict[str, str]) -> str:
     ax.grid(True, alpha=0.3)
     ax.set(xlabel="latency (ms, log)", ylabel="percentile", title="Message latency CDF")
     ax.legend(fontsize="small")
-    return _png(fig)
+    return png(fig)
 
 
 def _queue_plot(samples: dict[str, list[tuple[float, int]]], colors: dict[str, str]) -> str:
@@ -142,7 +142,7 @@ def _queue_plot(samples: dict[str, list[tuple[float, int]]], colors: dict[str, s
     ax.grid(True, alpha=0.3)
     ax.set(xlabel="seconds since the run started", ylabel="messages queued", title="Queue depth")
     ax.legend(fontsize="small")
-    return _png(fig)
+    return png(fig)
 
 
 #: Components under this share of every run's CPU join their group's "rest" segment.
@@ -184,7 +184,7 @@ def _cost_plot(costs: dict[str, Cost]) -> str:
     ax.set_xlim(0, max(left) * 1.3 if any(left) else 1)
     ax.set(xlabel="server CPU per accepted message (ms)", title="Where the server's time goes")
     ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    return _png(fig)
+    return png(fig)
 
 
 def plots(data: BenchResult) -> Plots:
@@ -211,5 +211,5 @@ def plots(data: BenchResult) -> Plots:
     if outbound := {n: r["outbound"] for n, r in runs.items() if "outbound" in r}:
         from harness.bench.outbound_view import deliveries_figure  # noqa: PLC0415
 
-        out.outbound = [(n, _png(deliveries_figure(o))) for n, o in outbound.items()]
+        out.outbound = [(n, png(deliveries_figure(o))) for n, o in outbound.items()]
     return out

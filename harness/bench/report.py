@@ -21,7 +21,16 @@ from harness.bench.tables import (
     runs_table,
 )
 
-__all__ = ["html_page", "markdown", "write_report"]
+__all__ = [
+    "figure",
+    "header_html",
+    "html_document",
+    "html_page",
+    "html_table",
+    "markdown",
+    "md_table",
+    "write_report",
+]
 
 
 def _summary_tables(data: BenchResult) -> list[Table]:
@@ -44,7 +53,7 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(table: Table) -> list[str]:
+def md_table(table: Table) -> list[str]:
     align = (
         ["---:" if cell.kind == "num" else "---" for cell in table.rows[0]] if table.rows else []
     )
@@ -74,7 +83,7 @@ def markdown(data: BenchResult) -> str:
         lines[-1] += f" ({head.placeholders})"
     lines.append("")
     for table in [*_summary_tables(data), environment_table(data)]:
-        lines += _md_table(table)
+        lines += md_table(table)
     return "\n".join(lines)
 
 
@@ -105,7 +114,7 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _html_table(table: Table) -> str:
+def html_table(table: Table) -> str:
     head = "".join(f"<th>{_esc(h)}</th>" for h in table.headers)
     body = "".join(
         "<tr>"
@@ -123,7 +132,7 @@ def _html_table(table: Table) -> str:
     )
 
 
-def _header(head: Header) -> str:
+def header_html(head: Header) -> str:
     commands = " or ".join(f'<code class="command">{_esc(c)}</code>' for c in head.commands)
     if head.placeholders:
         commands += f" <span class='note'>({_esc(head.placeholders)})</span>"
@@ -137,7 +146,7 @@ def _header(head: Header) -> str:
     return f'<header><h1>{_esc(head.title)}</h1><dl class="facts">{items}</dl></header>'
 
 
-def _figure(png: str, alt: str, caption: str = "") -> str:
+def figure(png: str, alt: str, caption: str = "") -> str:
     cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
     return f'<figure><img alt="{_esc(alt)}" src="data:image/png;base64,{png}">{cap}</figure>'
 
@@ -150,7 +159,7 @@ def _plots_html(data: BenchResult) -> str:
         "<section><h2>Throughput over time</h2><p class='note'>One panel per run, each on its "
         "own scale: accepted messages per second in buckets sized to the run.</p>"
         '<div class="panels">'
-        + "".join(_figure(png, f"Throughput: {name}") for name, png in p.throughput)
+        + "".join(figure(png, f"Throughput: {name}") for name, png in p.throughput)
         + "</div></section>"
     ]
     if p.latency_nines and p.latency_cdf:
@@ -158,15 +167,15 @@ def _plots_html(data: BenchResult) -> str:
             "<section><h2>Latency</h2><p class='note'>From when a message was due to its 250. "
             "Left: latency at each percentile, one more nine per step to the right; right: "
             "the same distribution as a CDF.</p><div class='pair'>"
-            + _figure(p.latency_nines, "Message latency by percentile (nines)")
-            + _figure(p.latency_cdf, "Message latency CDF")
+            + figure(p.latency_nines, "Message latency by percentile (nines)")
+            + figure(p.latency_cdf, "Message latency CDF")
             + "</div></section>"
         )
     if p.ttm_nines:
         parts.append(
             "<section><h2>Time to mailbox</h2><p class='note'>From the send time in each "
             "message to its file in the Maildir.</p>"
-            + _figure(p.ttm_nines, "Time to mailbox by percentile (nines)")
+            + figure(p.ttm_nines, "Time to mailbox by percentile (nines)")
             + "</section>"
         )
     if p.cost:
@@ -174,7 +183,7 @@ def _plots_html(data: BenchResult) -> str:
             "<section><h2>Server CPU per message</h2><p class='note'>Each bar is one run's "
             "server CPU per accepted message, split by component; the fsync calls per message "
             "are in the label.</p>"
-            + _figure(p.cost, "Server CPU per message by component")
+            + figure(p.cost, "Server CPU per message by component")
             + "</section>"
         )
     if p.outbound:
@@ -182,13 +191,13 @@ def _plots_html(data: BenchResult) -> str:
             "<section><h2>Outbound deliveries</h2><p class='note'>Messages delivered to each "
             "destination over time; x where the stack logged a deferral, v where a receiver "
             "answered 4xx (larger: more in that second).</p>"
-            + "".join(_figure(png, f"Deliveries: {name}") for name, png in p.outbound)
+            + "".join(figure(png, f"Deliveries: {name}") for name, png in p.outbound)
             + "</section>"
         )
     if p.queue:
         parts.append(
             "<section><h2>Queue depth</h2>"
-            + _figure(p.queue, "Postfix queue depth over time")
+            + figure(p.queue, "Postfix queue depth over time")
             + "</section>"
         )
     return "".join(parts)
@@ -197,16 +206,21 @@ def _plots_html(data: BenchResult) -> str:
 def html_page(data: BenchResult) -> str:
     head = describe(data)
     body = (
-        _header(head)
-        + "".join(_html_table(t) for t in _summary_tables(data))
+        header_html(head)
+        + "".join(html_table(t) for t in _summary_tables(data))
         + _plots_html(data)
-        + _html_table(latency_table(data))
-        + _html_table(environment_table(data))
+        + html_table(latency_table(data))
+        + html_table(environment_table(data))
     )
+    return html_document(head.title, body)
+
+
+def html_document(title: str, body: str) -> str:
+    """A self-contained page of the reports' look around ``body``."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(head.title)}</title><style>{_CSS}</style></head>"
+        f"<title>{_esc(title)}</title><style>{_CSS}</style></head>"
         f"<body>{body}</body></html>\n"
     )
 

@@ -18,12 +18,12 @@ from harness.bench.tables import (
 )
 from harness.ui import console
 
-__all__ = ["print_result"]
+__all__ = ["print_result", "rich_table"]
 
 _STYLE = {"met": "green", "not-met": "red", "info": "dim"}
 
 
-def _rich(table: Table) -> RichTable:
+def rich_table(table: Table) -> RichTable:
     out = RichTable(title=table.title)
     numeric = [cell.kind == "num" for cell in table.rows[0]] if table.rows else []
     for i, header in enumerate(table.headers):
@@ -54,4 +54,4 @@ def print_result(data: BenchResult) -> None:
     for make in tables:
         table = make(data)
         if table is not None:
-            console.print(_rich(table))
+            console.print(rich_table(table))

@@ -20,6 +20,7 @@ from harness.lab.names import LAB_LABEL
 __all__ = [
     "ContainerSpec",
     "files_tar",
+    "free_ports",
     "published_ports",
     "remove_lab_containers",
     "run_container",
@@ -42,7 +43,9 @@ def systemd_host_options(cgroup_version: int) -> dict[str, Any]:
     if cgroup_version not in (1, 2):
         raise LabError(f"unknown cgroup version {cgroup_version}")
     return {
-        "cap_add": ["SYS_ADMIN"],
+        # NET_ADMIN: the host's own firewall in its network namespace (fail2ban's nftables
+        # bans), as on a real server.
+        "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
         "security_opt": ["seccomp=unconfined"],
         "tmpfs": {"/run": "rw,mode=755", "/run/lock": "rw,mode=1777", "/tmp": "rw,mode=1777"},  # noqa: S108
         "binds": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
@@ -94,6 +97,19 @@ def files_tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
     return buf.getvalue()
 
 
+def free_ports(count: int, kind: socket.SocketKind) -> list[int]:
+    """``count`` distinct ports of ``kind`` (SOCK_STREAM or SOCK_DGRAM) free on the loopback
+    address now (held open together while chosen, so none comes back twice)."""
+    socks = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind((LOOPBACK, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def run_container(
     client: DockerClient,
     spec: ContainerSpec,
@@ -105,8 +121,16 @@ def run_container(
     Returns the container id.
     """
     api = client.api
-    port_bindings: dict[str, Any] = {f"{p}/tcp": (LOOPBACK, None) for p in spec.ports}
-    port_bindings.update({f"{p}/udp": (LOOPBACK, None) for p in spec.udp_ports})
+    # Host ports are chosen here, not left to the engine: the engine picks new ones each time a
+    # container starts, and a host started again after a hard stop must keep its address.
+    tcp = free_ports(len(spec.ports), socket.SOCK_STREAM)
+    udp = free_ports(len(spec.udp_ports), socket.SOCK_DGRAM)
+    port_bindings: dict[str, Any] = {
+        f"{p}/tcp": (LOOPBACK, h) for p, h in zip(spec.ports, tcp, strict=True)
+    }
+    port_bindings.update(
+        {f"{p}/udp": (LOOPBACK, h) for p, h in zip(spec.udp_ports, udp, strict=True)}
+    )
     host_options: dict[str, Any] = systemd_host_options(cgroup_version) if spec.systemd else {}
     if spec.cpus:
         host_options["nano_cpus"] = int(spec.cpus * 1e9)

@@ -6,6 +6,7 @@ get the project's lab variables exactly as a user's inventory folder would give 
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,11 @@ from harness.lab.state import LabState
 __all__ = ["inventory_data", "resolve_inventory", "write_inventory", "write_known_hosts"]
 
 LOOPBACK = "127.0.0.1"
+
+
+def state_gateway(state: LabState) -> str:
+    """The lab bridge's address on this machine (the first of its subnet, as Docker sets it)."""
+    return str(next(ipaddress.ip_network(state.subnet).hosts()))
 
 
 def inventory_data(state: LabState) -> dict[str, Any]:
@@ -59,6 +65,10 @@ def inventory_data(state: LabState) -> dict[str, Any]:
                 "mailstack_lab_domains": state.domains,
                 "mailstack_lab_dns": {"ip": state.dns.ip, "port": state.dns.port},
                 "tls_ca_certificate_src": str(pki / "ca.crt"),
+                # The lab's client (verify, bench, chaos) connects from the bridge's gateway,
+                # as an admin's monitoring host would: never banned for the wrong passwords
+                # the verify suite tries on purpose.
+                "fail2ban_ignoreip": ["127.0.0.1/8", "::1", state_gateway(state)],
                 "mail_dns_nameservers": [
                     {"name": f"ns.{state.domains[0]}", "ipv4": state.dns.ip},
                 ],

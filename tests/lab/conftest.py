@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,33 @@ def converged(main_lab: dict[str, Any], lab_paths: Paths) -> PlaybookResult:
     assert result.success, result.output[-5000:]
     publish_lab_zones(MAIN_LAB)  # DNS serves the DKIM keys the converge made
     return result
+
+
+class RoleSettings:
+    """A role converged with settings over the inventory's: ``first`` is that converge,
+    ``again()`` runs the same once more (for idempotence)."""
+
+    def __init__(self, converge: Any, first: PlaybookResult) -> None:
+        self.again: Any = converge
+        self.first = first
+
+
+@contextmanager
+def role_settings(
+    lab_paths: Paths, inventory: str, role: str, settings: dict[str, Any], folder: Path
+) -> Iterator[RoleSettings]:
+    """``role`` (its tag ``role::ROLE``) converged with ``settings`` over the inventory's on every
+    host, for the ``with`` block; converged back to the inventory's own settings after."""
+    extra = folder / f"{role}-settings.yml"
+    extra.write_text(yaml.safe_dump(settings))
+
+    def converge(extra_vars: list[str]) -> PlaybookResult:
+        return run_site(lab_paths.project, inventory, tags=f"role::{role}", extra_vars=extra_vars)
+
+    applied = converge([f"@{extra}"])
+    try:
+        assert applied.success, applied.output[-3000:]
+        yield RoleSettings(lambda: converge([f"@{extra}"]), applied)
+    finally:
+        restored = converge([])
+        assert restored.success, restored.output[-3000:]

@@ -17,9 +17,9 @@ from docker import DockerClient
 
 from harness.config import Paths
 from harness.lab.require import require_lab
-from harness.provision import PlaybookResult, run_site
+from harness.provision import PlaybookResult
 from harness.receiver.catalogue import shipped_profile
-from tests.lab.conftest import BIN, MAIN_LAB, RECEIVER
+from tests.lab.conftest import BIN, MAIN_LAB, RECEIVER, role_settings
 
 #: The bulk profile as an admin would set it for a receiver that takes 3 connections per IP,
 #: with retries soon enough for a test (the shipped defaults are Postfix's 300 s).
@@ -34,11 +34,6 @@ BULK = {
 MESSAGES = 200
 
 
-def _postfix(lab_paths: Paths, inventory: str, extra: Path | None) -> PlaybookResult:
-    extra_vars = [f"@{extra}"] if extra else []
-    return run_site(lab_paths.project, inventory, tags="role::postfix", extra_vars=extra_vars)
-
-
 @pytest.fixture(scope="module")
 def bulk_profile(
     converged: PlaybookResult,
@@ -48,17 +43,12 @@ def bulk_profile(
 ) -> Iterator[PlaybookResult]:
     """The bulk profile on every mail host for this module; the inventory's settings after."""
     inventory = str(main_lab["state"]["inventory"])
-    extra = tmp_path_factory.mktemp("bulk") / "bulk.yml"
-    extra.write_text(yaml.safe_dump(BULK))
-    first = _postfix(lab_paths, inventory, extra)
-    try:
-        yield first
-        second = _postfix(lab_paths, inventory, extra)
+    folder = tmp_path_factory.mktemp("bulk")
+    with role_settings(lab_paths, inventory, "postfix", BULK, folder) as applied:
+        yield applied.first
+        second = applied.again()
         assert second.success, second.output[-3000:]
         assert second.changed == 0, second.changed_tasks
-    finally:
-        restored = _postfix(lab_paths, inventory, None)
-        assert restored.success, restored.output[-3000:]
 
 
 def test_bulk_profile_applies_on_debian_12_and_13_and_postfix_check_is_clean(

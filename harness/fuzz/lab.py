@@ -1,0 +1,165 @@
+"""The fuzzer against a lab host, and what the host says afterwards: its daemons' memory before
+and after, any crash or panic its journal logged meanwhile, and any fuzz message that reached a
+mailbox although no client completed it (the mark of a smuggled or half-aborted message)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import testinfra
+from testinfra.host import Host
+
+from harness.bench.delivery import maildir_copies
+from harness.fuzz.run import fuzz
+from harness.fuzz.target import FuzzTarget
+from harness.verify.targets import STANDARD_PORTS, Target
+
+__all__ = ["SERVICES", "LabFuzz", "crash_lines", "daemon_rss"]
+
+#: --service -> (fuzz kind, lab port)
+SERVICES: dict[str, tuple[str, int]] = {
+    "smtp": ("smtp", STANDARD_PORTS["smtp"]),
+    "submission": ("submission", STANDARD_PORTS["submission"]),
+    "submissions": ("smtps", STANDARD_PORTS["submissions"]),
+    "imap": ("imap", 143),
+    "imaps": ("imaps", 993),
+}
+#: the daemons whose memory is watched: a process counts for the first family its name starts
+_FAMILIES = {
+    "postfix": ("master", "smtpd", "postscreen", "cleanup", "qmgr", "lmtp", "smtp", "tlsmgr",
+                "anvil", "trivial-rewrite", "proxymap", "dnsblog", "tlsproxy", "bounce",
+                "pickup", "verify", "scache"),
+    "dovecot": ("dovecot", "imap", "imap-login", "auth", "config", "log", "stats", "lmtp",
+                "quota-status", "indexer"),
+    "rspamd": ("rspamd",),
+}  # fmt: skip
+#: a daemon's memory may grow this much over a run before it is a finding (MiB)
+RSS_GROWTH_LIMIT_MIB = 64
+# What a crash or a panic looks like in the journal of Postfix, Dovecot, rspamd or the kernel.
+_CRASH = re.compile(
+    r"panic|segfault|core dumped|killed by signal|terminated abnormally|assertion|"
+    r"\bfatal:|Fatal:|stack trace|double free|out of memory",
+    re.IGNORECASE,
+)
+
+
+def daemon_rss(host: Host) -> dict[str, int]:
+    """Resident memory (KiB) of each daemon family on ``host``, summed over its processes."""
+    out = host.run("ps -eo rss=,comm=")
+    rss = dict.fromkeys(_FAMILIES, 0)
+    mail_owned = {"lmtp"}  # Postfix's lmtp client and Dovecot's lmtp server share the name
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        kib, comm = int(parts[0]), parts[1].strip()
+        for family, names in _FAMILIES.items():
+            if comm in names and not (comm in mail_owned and family == "dovecot"):
+                rss[family] += kib
+                break
+    return rss
+
+
+def crash_lines(host: Host, since: float) -> list[str]:
+    """Journal lines since ``since`` (epoch) that read like a crash or a panic."""
+    out = host.run(f"journalctl -o short-unix --no-pager --since=@{int(since)}")
+    return [line for line in out.stdout.splitlines() if _CRASH.search(line)][:50]
+
+
+@dataclass(frozen=True)
+class LabFuzz:
+    """One lab host: what the fuzzer connects to, and a shell on the host (docker exec)."""
+
+    target: Target
+    container: str
+
+    def fuzz_target(self, service: str) -> FuzzTarget:
+        kind, port = SERVICES[service]
+        acc = self.target.accounts
+        login = kind in ("submission", "smtps", "imap", "imaps")
+        return FuzzTarget(
+            host=self.target.lab_ip,
+            port=port,
+            kind=kind,  # type: ignore[arg-type]
+            tls_name=self.target.tls_name,
+            ca_file=self.target.ca_file,
+            user=acc.mailbox if login else "",
+            password=acc.password if login else "",
+            rcpt=acc.mailbox,
+            sender=acc.mailbox if kind in ("submission", "smtps") else "fuzz@client.test",
+        )
+
+    def _copies(self, host: Host, since: float, completed: set[str]) -> dict[str, list[float]]:
+        """The Maildirs' copies of messages since ``since``, scanned again (up to 30 s) while a
+        completed one has not arrived yet."""
+        deadline = time.monotonic() + 30
+        while True:
+            copies = maildir_copies(host, since, self.target.mail_root)
+            if completed <= set(copies) or time.monotonic() > deadline:
+                return copies
+            time.sleep(1.0)
+
+    def run(
+        self,
+        services: tuple[str, ...],
+        *,
+        cases: int,
+        seconds: float,
+        seed: int,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Fuzz each service in turn, then look at the host; the result is JSON-ready."""
+        host = testinfra.get_host(f"docker://{self.container}")
+        started = time.time()
+        before = daemon_rss(host)
+        runs: dict[str, Any] = {}
+        completed: set[str] = set()
+        unanswered: set[str] = set()
+        for service in services:
+            tick = (lambda done, total, s=service: progress(s, done, total)) if progress else None
+            report = fuzz(self.fuzz_target(service), cases=cases, seconds=seconds, seed=seed,
+                          progress=tick)  # fmt: skip
+            data = report.to_json(cases=False)
+            completed |= set(data["completed_tokens"])
+            unanswered |= set(data["unanswered_tokens"])
+            data["sent"] = len(data.pop("sent_tokens"))
+            data["completed"] = len(data.pop("completed_tokens"))
+            runs[service] = data
+        copies = self._copies(host, started, completed)
+        after = daemon_rss(host)
+        fuzz_tokens = {t for t in copies if t.startswith("fuzz")}
+        uncompleted = sorted(fuzz_tokens - completed - unanswered)
+        lost = sorted(completed - set(copies))
+        crashes = crash_lines(host, started)
+        growth = {k: round((after[k] - before[k]) / 1024, 1) for k in before}
+        findings = [
+            {"kind": "crash", "detail": line} for line in crashes
+        ] + [
+            {"kind": "delivered-uncompleted", "detail": token} for token in uncompleted
+        ] + [
+            {"kind": "lost", "detail": f"{token}: a 250 after its data, never in the mailbox"}
+            for token in lost
+        ] + [
+            {"kind": "memory", "detail": f"{family} grew {mib} MiB"}
+            for family, mib in growth.items()
+            if mib > RSS_GROWTH_LIMIT_MIB
+        ] + [
+            {"kind": f"{service}:{f['kind']}", "detail": f["detail"]}
+            for service, data in runs.items()
+            for f in data["findings"]
+        ]  # fmt: skip
+        return {
+            "kind": "fuzz",
+            "host": self.target.name,
+            "seed": seed,
+            "runs": runs,
+            "rss_kib": {"before": before, "after": after},
+            "rss_growth_mib": growth,
+            "delivered_fuzz_messages": len(fuzz_tokens),
+            "findings": findings,
+            "ok": not findings,
+        }
