@@ -101,7 +101,7 @@ class Fault:
             wait_for_systemd(ctx.client, container.id, ctx.host.name)
             return "docker start, systemd up"
         if self.kind == "disk-full":
-            run_in(ctx.client, ctx.host, "rm", "-f", f"{ctx.maildir}/{_FILL}")
+            _free_maildir(ctx)
             run_in(ctx.client, ctx.host, "postqueue", "-f")
             return "filler removed, postqueue -f"
         if self.kind == "peer-down":
@@ -112,8 +112,8 @@ class Fault:
         return "cpu quota lifted"
 
     def cleanup(self, ctx: FaultContext) -> None:
-        """After the accounting: leave the host as it was (the tmpfs Maildir's messages moved
-        back onto the disk under it; a rule or quota left by a failed run removed)."""
+        """Leave the host as it was (the tmpfs Maildir's messages moved onto the disk under it;
+        a rule or quota left by a failed run removed). Safe to call twice."""
         if self.kind == "disk-full":
             _unmount_maildir(ctx)
         elif self.kind == "peer-down":
@@ -156,6 +156,19 @@ def _kill(ctx: FaultContext, kind: ProcessKind, wait: float = 15.0) -> str:
 # -- disk full ------------------------------------------------------------------------------------
 
 
+def _in_dovecot(ctx: FaultContext, script: str) -> str:
+    """``script`` in the mount namespace of Dovecot's service: the unit sandboxes it
+    (PrivateTmp, ProtectSystem), so a filesystem mounted from outside it would not be the one
+    Dovecot writes to."""
+    pid = run_in(ctx.client, ctx.host, "systemctl", "show", "-p", "MainPID", "--value", "dovecot")
+    if not pid.strip().isdigit() or pid.strip() == "0":
+        raise ChaosError(
+            f"disk-full: Dovecot does not run on {ctx.host.name}",
+            hint=f"mailstack lab ssh {ctx.host.name} -- systemctl status dovecot",
+        )
+    return run_in(ctx.client, ctx.host, "nsenter", "-t", pid.strip(), "-m", "sh", "-c", script)
+
+
 def _fill_maildir(ctx: FaultContext) -> str:
     m = shlex.quote(ctx.maildir)
     script = (
@@ -165,20 +178,26 @@ def _fill_maildir(ctx: FaultContext) -> str:
         f"dd if=/dev/zero of={m}/{_FILL} bs=64k status=none 2>/dev/null || true; "
         f"df -k --output=avail {m} | tail -1"
     )
-    avail = run_in(ctx.client, ctx.host, "sh", "-c", script).strip()
+    avail = _in_dovecot(ctx, script).strip()
     return f"{ctx.maildir} on a {_TMPFS_SIZE} tmpfs, filled ({avail} KiB left)"
 
 
+def _free_maildir(ctx: FaultContext) -> None:
+    _in_dovecot(ctx, f"rm -f {shlex.quote(ctx.maildir)}/{_FILL}")
+
+
 def _unmount_maildir(ctx: FaultContext) -> None:
-    """Move what was delivered onto the tmpfs to the Maildir underneath, then unmount."""
+    """Move what was delivered onto the tmpfs to the Maildir underneath (owned as it was),
+    then unmount."""
     m = shlex.quote(ctx.maildir)
     script = (
-        f"mountpoint -q {m} || exit 0; set -e; hold=$(mktemp -d /var/tmp/chaos-maildir.XXXXXX); "
-        f"rm -f {m}/{_FILL}; for d in new cur; do mkdir -p $hold/$d; "
-        f"[ -d {m}/$d ] && cp -a {m}/$d/. $hold/$d/; done; umount {m}; "
-        f"for d in new cur; do mkdir -p {m}/$d; cp -a $hold/$d/. {m}/$d/; done; rm -rf $hold"
+        f"mountpoint -q {m} || exit 0; set -e; owner=$(stat -c %u:%g {m}); "
+        f"hold=$(mktemp -d /var/tmp/chaos-maildir.XXXXXX); rm -f {m}/{_FILL}; "
+        f"for d in new cur; do mkdir -p $hold/$d; [ ! -d {m}/$d ] || cp -a {m}/$d/. $hold/$d/; "
+        f'done; umount {m}; for d in new cur; do mkdir -p {m}/$d; chown "$owner" {m}/$d; '
+        f"cp -a $hold/$d/. {m}/$d/; done; rm -rf $hold"
     )
-    run_in(ctx.client, ctx.host, "sh", "-c", script)
+    _in_dovecot(ctx, script)
 
 
 # -- peer down ------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ or missing (the promise says: never)."""
 from __future__ import annotations
 
 import shlex
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from harness.bench.delivery import maildir_copies, queued_reasons, wait_for_drai
 from harness.bench.targets import lab_target
 from harness.chaos.faults import FaultContext
 from harness.chaos.scenarios import Scenario
-from harness.chaos.sender import SendLog, SendPlan, send_with_retries
+from harness.chaos.sender import BackgroundSend, SendLog, SendPlan
 from harness.config import paths
 from harness.errors import ChaosError
 from harness.lab.engine import ensure_engine
@@ -191,20 +190,8 @@ def run_scenario(
         sessions=load.sessions,
         give_up_after=load.give_up_after,
     )
-    box: dict[str, SendLog] = {}
-    failure: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            box["log"] = send_with_retries(
-                plan, (lambda a: on_attempt(a.outcome)) if on_attempt else None
-            )
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
     started = time.time()
-    sender = threading.Thread(target=send, name=f"chaos-{scenario.name}", daemon=True)
-    sender.start()
+    clients = BackgroundSend(plan, (lambda a: on_attempt(a.outcome)) if on_attempt else None)
     fault: dict[str, Any] = {"kind": scenario.fault.kind, "target": scenario.fault.target}
     try:
         time.sleep(max(0.0, started + load.fault_at - time.time()))
@@ -216,10 +203,7 @@ def run_scenario(
         fault["healed"] = scenario.fault.heal(ctx)
         fault["healed_at"] = time.time()
         phase("clients finish (retrying)")
-        sender.join()
-        if failure:
-            raise failure[0]
-        log = box["log"]
+        log = clients.result()
         phase("queues drain")
         sending = testinfra.get_host(f"docker://{host.container}")
         # A daemon killed mid-delivery leaves its messages deferred, retried only after
@@ -227,6 +211,7 @@ def run_scenario(
         drain = wait_for_drain(sending, timeout=_DRAIN_SECONDS + _retry_wait(sending))
         still = queued_reasons(sending) if drain is None else {}
         phase("account for every token")
+        scenario.fault.cleanup(ctx)  # a tmpfs Maildir's messages back on the disk, where we look
         scanning = testinfra.get_host(f"docker://{(peer or host).container}")
         copies = _copies_settled(scanning, log, receiving.mail_root)
         unsigned = (
@@ -235,7 +220,6 @@ def run_scenario(
             else []
         )
     finally:
-        sender.join(timeout=load.seconds + 600)
         scenario.fault.cleanup(ctx)
     return _result(scenario, load, plan, log, fault, copies, drain, still, unsigned, host)
 

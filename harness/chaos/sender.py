@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import heapq
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from harness.bench.generator import build_message
 from harness.bench.metrics import Metrics, Outcome
 from harness.bench.spec import TargetURL
 
-__all__ = ["Attempt", "SendLog", "SendPlan", "send_with_retries"]
+__all__ = ["Attempt", "BackgroundSend", "SendLog", "SendPlan", "send_with_retries"]
 
 
 @dataclass(frozen=True)
@@ -196,3 +197,29 @@ def send_with_retries(
     """Run ``plan`` to the end: until every message is accepted, rejected or given up."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(_Sender(plan, on_attempt).run())
+
+
+class BackgroundSend:
+    """``send_with_retries`` in a thread of its own, while the caller puts faults in."""
+
+    def __init__(self, plan: SendPlan, on_attempt: Callable[[Attempt], None] | None) -> None:
+        self._log: SendLog | None = None
+        self._failure: BaseException | None = None
+
+        def send() -> None:
+            try:
+                self._log = send_with_retries(plan, on_attempt)
+            except BaseException as exc:  # re-raised in the caller's thread by result()
+                self._failure = exc
+
+        self._thread = threading.Thread(target=send, name="chaos-clients", daemon=True)
+        self._thread.start()
+
+    def result(self, timeout: float | None = None) -> SendLog:
+        """Wait for the clients to finish; their log, or what stopped them."""
+        self._thread.join(timeout)
+        if self._failure is not None:
+            raise self._failure
+        if self._log is None:
+            raise TimeoutError("the clients did not finish")
+        return self._log

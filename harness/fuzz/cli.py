@@ -116,6 +116,6 @@ def _table(data: dict[str, Any]) -> Table:
             f"{run['alive_checks'] - run['alive_failures']}/{run['alive_checks']}",
             ends,
         )
-    growth = ", ".join(f"{k} {v:+} MiB" for k, v in data["rss_growth_mib"].items())
-    table.caption = f"daemon memory: {growth}; findings: {len(data['findings'])}"
+    growth = ", ".join(f"{k} {v:+} MiB" for k, v in data["largest_process_growth_mib"].items())
+    table.caption = f"largest process per daemon: {growth}; findings: {len(data['findings'])}"
     return table

@@ -18,7 +18,15 @@ from harness.fuzz.run import fuzz
 from harness.fuzz.target import FuzzTarget
 from harness.verify.targets import STANDARD_PORTS, Target
 
-__all__ = ["SERVICES", "LabFuzz", "crash_lines", "daemon_rss"]
+__all__ = [
+    "SERVICES",
+    "LabFuzz",
+    "crash_lines",
+    "crash_matches",
+    "daemon_rss",
+    "largest_growth_mib",
+    "rss_by_family",
+]
 
 #: --service -> (fuzz kind, lab port)
 SERVICES: dict[str, tuple[str, int]] = {
@@ -37,7 +45,7 @@ _FAMILIES = {
                 "quota-status", "indexer"),
     "rspamd": ("rspamd",),
 }  # fmt: skip
-#: a daemon's memory may grow this much over a run before it is a finding (MiB)
+#: a daemon's largest process may grow this much over a run before it is a finding (MiB)
 RSS_GROWTH_LIMIT_MIB = 64
 # What a crash or a panic looks like in the journal of Postfix, Dovecot, rspamd or the kernel.
 _CRASH = re.compile(
@@ -47,27 +55,50 @@ _CRASH = re.compile(
 )
 
 
-def daemon_rss(host: Host) -> dict[str, int]:
-    """Resident memory (KiB) of each daemon family on ``host``, summed over its processes."""
-    out = host.run("ps -eo rss=,comm=")
-    rss = dict.fromkeys(_FAMILIES, 0)
-    mail_owned = {"lmtp"}  # Postfix's lmtp client and Dovecot's lmtp server share the name
-    for line in out.stdout.splitlines():
+def rss_by_family(ps_output: str) -> dict[str, dict[str, Any]]:
+    """Per daemon family, from ``ps -eo rss=,comm=`` output: its processes, their resident
+    memory in all (KiB), and the largest process of each program (KiB). A leak shows in a
+    program's largest process; the total also grows when the master starts more workers for
+    more sessions, which it retires when they idle."""
+    rss: dict[str, dict[str, Any]] = {
+        f: {"processes": 0, "total_kib": 0, "largest_kib": {}} for f in _FAMILIES
+    }
+    for line in ps_output.splitlines():
         parts = line.split(None, 1)
         if len(parts) != 2 or not parts[0].isdigit():
             continue
         kib, comm = int(parts[0]), parts[1].strip()
-        for family, names in _FAMILIES.items():
-            if comm in names and not (comm in mail_owned and family == "dovecot"):
-                rss[family] += kib
-                break
+        # Postfix's lmtp client and Dovecot's lmtp server share the name: counted as Postfix's.
+        family = next((f for f, names in _FAMILIES.items() if comm in names), None)
+        if family is not None:
+            entry = rss[family]
+            entry["processes"] += 1
+            entry["total_kib"] += kib
+            entry["largest_kib"][comm] = max(entry["largest_kib"].get(comm, 0), kib)
     return rss
 
 
+def largest_growth_mib(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """How much more the largest process of any one program of a family holds after than
+    before (MiB; a program that was not running counts from 0)."""
+    was, now = before["largest_kib"], after["largest_kib"]
+    return round(max((kib - was.get(c, 0) for c, kib in now.items()), default=0) / 1024, 1)
+
+
+def daemon_rss(host: Host) -> dict[str, dict[str, Any]]:
+    """``rss_by_family`` of the processes running on ``host`` now."""
+    return rss_by_family(host.run("ps -eo rss=,comm=").stdout)
+
+
+def crash_matches(journal: str) -> list[str]:
+    """The lines of ``journal`` that read like a crash or a panic (at most 50)."""
+    return [line for line in journal.splitlines() if _CRASH.search(line)][:50]
+
+
 def crash_lines(host: Host, since: float) -> list[str]:
-    """Journal lines since ``since`` (epoch) that read like a crash or a panic."""
+    """Journal lines on ``host`` since ``since`` (epoch) that read like a crash or a panic."""
     out = host.run(f"journalctl -o short-unix --no-pager --since=@{int(since)}")
-    return [line for line in out.stdout.splitlines() if _CRASH.search(line)][:50]
+    return crash_matches(out.stdout)
 
 
 @dataclass(frozen=True)
@@ -135,7 +166,7 @@ class LabFuzz:
         uncompleted = sorted(fuzz_tokens - completed - unanswered)
         lost = sorted(completed - set(copies))
         crashes = crash_lines(host, started)
-        growth = {k: round((after[k] - before[k]) / 1024, 1) for k in before}
+        growth = {k: largest_growth_mib(before[k], after[k]) for k in before}
         findings = [
             {"kind": "crash", "detail": line} for line in crashes
         ] + [
@@ -144,7 +175,7 @@ class LabFuzz:
             {"kind": "lost", "detail": f"{token}: a 250 after its data, never in the mailbox"}
             for token in lost
         ] + [
-            {"kind": "memory", "detail": f"{family} grew {mib} MiB"}
+            {"kind": "memory", "detail": f"a {family} process grew {mib} MiB"}
             for family, mib in growth.items()
             if mib > RSS_GROWTH_LIMIT_MIB
         ] + [
@@ -158,7 +189,7 @@ class LabFuzz:
             "seed": seed,
             "runs": runs,
             "rss_kib": {"before": before, "after": after},
-            "rss_growth_mib": growth,
+            "largest_process_growth_mib": growth,
             "delivered_fuzz_messages": len(fuzz_tokens),
             "findings": findings,
             "ok": not findings,

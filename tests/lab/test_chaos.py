@@ -58,16 +58,22 @@ def test_a_killed_master_is_started_again_and_clients_get_through(chaos_run):
     # The clients felt it (the role's systemd drop-in brings Postfix back, nothing else does).
     assert r["clients"]["failures"], r["clients"]
     assert r["recovery"]["client_outage_s"] is not None
-    assert r["recovery"]["client_outage_s"] < 60
+    # Found here: Debian's unit tracks no main process, so systemd saw the dead master only
+    # when its last child had gone (87 s under load); with the role's PIDFile, seconds.
+    assert r["recovery"]["client_outage_s"] < 30
 
 
 def test_a_full_mailbox_filesystem_holds_mail_in_the_queue_instead_of_bouncing(chaos_run):
     r = _result(chaos_run, "disk-full")
     fault = r["fault"]
-    # Nothing was delivered while the filesystem was full (Dovecot answered 452, Postfix kept
-    # the messages queued); they were delivered after the filler went, none bounced.
+    # Nothing was delivered while the filesystem was full (clients got 4xx at RCPT from the
+    # quota check, deliveries under way a temporary LMTP error, so Postfix kept them queued);
+    # everything was delivered after the filler went, nothing refused for good.
+    # (whole seconds after the fill had taken hold and before the filler went)
     during = [
-        n for s, n in r["timeline"]["delivered"] if fault["at_s"] + 1 < s < fault["healed_at_s"]
+        n
+        for s, n in r["timeline"]["delivered"]
+        if fault["at_s"] + 1 < s and s + 1 <= fault["healed_at_s"]
     ]
     assert sum(during) == 0, r["timeline"]["delivered"]
     assert r["clients"]["rejected"] == 0

@@ -23,6 +23,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from harness.fuzz import FuzzLimits, FuzzReport, FuzzTarget, fuzz, run_fuzz
 from harness.fuzz.imap_grammar import ImapStepKind, imap_kinds
 from harness.fuzz.imap_reply import parse_line
+from harness.fuzz.lab import crash_matches, largest_growth_mib, rss_by_family
 from harness.fuzz.plan import CasePlan, case_seed
 from harness.fuzz.run import plan_case, play_case
 from harness.fuzz.smtp_driver import run_smtp_case
@@ -601,3 +602,44 @@ def test_a_case_replays_from_its_seed(tls: Tls):
     assert first.kinds == again.kinds
     assert first.variants == again.variants
     assert [r.code for r in first.replies] == [r.code for r in again.replies]
+
+
+# -- what the lab run reads on the host -------------------------------------------------------
+
+
+def test_daemon_memory_is_read_per_family():
+    ps = "  5120 master\n  8000 smtpd\n  7000 smtpd\n 12000 dovecot\n  3000 imap-login\n"
+    ps += " 40000 rspamd\n 41000 rspamd\n  2000 lmtp\n   900 sshd\n garbage\n"
+    before = rss_by_family(ps)
+    assert before["postfix"] == {
+        "processes": 4,
+        "total_kib": 22120,
+        "largest_kib": {"master": 5120, "smtpd": 8000, "lmtp": 2000},
+    }
+    assert before["rspamd"]["largest_kib"] == {"rspamd": 41000}
+    # More smtpd workers after a run is no leak; one smtpd 80 MiB larger is.
+    more = rss_by_family(ps + "  8100 smtpd\n  8200 smtpd\n  9000 imap\n")
+    assert largest_growth_mib(before["postfix"], more["postfix"]) == 0.2
+    assert largest_growth_mib(before["dovecot"], more["dovecot"]) == 8.8
+    leak = rss_by_family(ps + " 90000 smtpd\n")
+    assert largest_growth_mib(before["postfix"], leak["postfix"]) == 80.1
+
+
+def test_crash_lines_are_found_and_ordinary_rejections_are_not():
+    journal = "\n".join(
+        [
+            "1764790000.1 mx postfix/smtpd[12]: NOQUEUE: reject: RCPT from x: 554 5.7.1 denied",
+            "1764790000.2 mx postfix/smtpd[12]: warning: non-SMTP command from x: GET / HTTP/1.1",
+            "1764790000.3 mx postfix/master[1]: warning: process smtpd pid 9 killed by signal 11",
+            "1764790000.4 mx dovecot[2]: imap(u)<3>: Panic: file istream.c: assertion failed",
+            "1764790000.5 mx kernel: smtpd[9]: segfault at 0 ip 0 sp 0 error 4",
+            "1764790000.6 mx postfix/smtpd[13]: fatal: no SASL authentication mechanisms",
+        ]
+    )
+    found = crash_matches(journal)
+    assert [line.split()[0] for line in found] == [
+        "1764790000.3",
+        "1764790000.4",
+        "1764790000.5",
+        "1764790000.6",
+    ]

@@ -68,6 +68,15 @@ def test_role_packages_reads_common_and_per_version_vars(tmp_path: Path) -> None
     assert role_packages(tmp_path, D13) == ("dovecot-core", "postfix")
 
 
+def test_role_packages_bakes_what_a_setting_installs_too(tmp_path: Path) -> None:
+    # rspamd installs redis-server only for its rate limits or Redis modules; a lab host
+    # converges offline, so the image must hold it whatever the inventory says.
+    _role(tmp_path, "rspamd", "Debian.yml", "__rspamd_packages: [rspamd]\n"
+          "__rspamd_redis_packages: [redis-server]\n__rspamd_other: [not-a-package]\n")  # fmt: skip
+    assert role_packages(tmp_path, D12) == ("redis-server", "rspamd")
+    assert "redis-server" in role_packages(Path(__file__).parents[2] / "roles", D13)
+
+
 def test_role_packages_rejects_non_lists(tmp_path: Path) -> None:
     _role(tmp_path, "postfix", "Debian.yml", "__postfix_packages: postfix\n")
     with pytest.raises(BuildError, match="__postfix_packages must be a list"):
