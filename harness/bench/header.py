@@ -134,7 +134,13 @@ def describe(data: BenchResult) -> Header:
         spec = data["spec"]
         kind = "Campaign rehearsal" if "campaign" in data else "Single run"
         title = f"mailstack bench: {kind.lower()} {data['name']!r}"
-        load = f"open loop at {sig(spec['rate'])} msg/s" if spec["rate"] else "closed loop"
+        load = (
+            f"open loop at {sig(spec['rate'])} msg/s"
+            if spec["rate"]
+            else "open loop on the campaign's schedule"
+            if spec["mode"] == "open"
+            else "closed loop"
+        )
         measured = (
             f"{kind} {data['name']!r} against {spec['target']}: {load}, "
             f"{spec['sessions']} sessions, {spec['messages']:,} messages of "

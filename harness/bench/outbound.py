@@ -198,7 +198,7 @@ def run_outbound(
     drain_timeout: float,
     profiles: Mapping[str, dict[str, Any]],
     at: float | None = None,
-    shape: str = "",
+    shape: str,
 ) -> BenchRun:
     """Submit ``campaign`` on 587 at the stack, let its Postfix deliver it by MX to the
     receivers (reset first, with ``profiles`` where given), and account for every message."""

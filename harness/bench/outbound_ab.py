@@ -145,7 +145,13 @@ def outbound_ab_cmd(
                 _converge(lab, inventory, vars_file)
             started = time.monotonic()
             data = run_outbound(
-                lab, campaign, offsets, sessions=4, drain_timeout=drain_timeout, profiles={}
+                lab,
+                campaign,
+                offsets,
+                sessions=4,
+                drain_timeout=drain_timeout,
+                profiles={},
+                shape=shape,
             )
             if left := len(lab.queue().splitlines()):
                 # Not delivered within --drain-timeout (counted as queued): the next side

@@ -203,7 +203,7 @@ def _spec(port: int, **changes: object) -> BenchSpec:
         messages=200,
         sessions=4,
     )
-    return replace(spec, **changes)  # type: ignore[arg-type]
+    return replace(spec, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -218,32 +218,32 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> BenchSuite:
                 "sink",
                 _spec(port, messages=300, sessions=8),
                 maildir_root=None,
-                baseline=FakeSmtpSource(10.0),  # type: ignore[arg-type]
+                baseline=FakeSmtpSource(10.0),
                 repeats=2,
             ),
             "stack-25": run_scenario(
                 "stack-25",
                 _spec(port, pipelining=False),
-                host=host,  # type: ignore[arg-type]
+                host=host,
                 maildir_root=str(root),
-                baseline=FakeSmtpSource(1e9),  # type: ignore[arg-type]
+                baseline=FakeSmtpSource(1e9),
             ),
             "stack-587": run_scenario(
                 "stack-587",
                 _spec(port, recipients=("alice@example.test", f"x@{REFUSED_DOMAIN}")),
-                host=host,  # type: ignore[arg-type]
+                host=host,
                 maildir_root=str(root),
             ),
             "ttm-half": run_scenario(
                 "ttm-half",
                 _spec(port, rate=400.0, messages=100),
-                host=host,  # type: ignore[arg-type]
+                host=host,
                 maildir_root=str(root),
             ),
             "ref": run_scenario(
                 "ref",
                 _spec(port, messages=100),
-                host=host,  # type: ignore[arg-type]
+                host=host,
                 maildir_root=None,
             ),
         }
@@ -430,7 +430,18 @@ def test_a_single_run_report_names_its_command(suite: BenchSuite, tmp_path: Path
     assert "Throughput: stack-25" in page.images
 
 
+def test_the_header_says_open_loop_for_a_scheduled_run(suite: BenchSuite) -> None:
+    # Found on a campaign report: a shaped campaign (no rate, a schedule) read "closed loop"
+    # in the header while its runs row said "open".
+    from harness.bench.header import describe  # noqa: PLC0415
+
+    run = suite["runs"]["stack-25"]
+    assert "closed loop" in describe(run).measured
+    scheduled = {**run, "spec": {**run["spec"], "rate": None, "mode": "open"}}
+    assert "open loop on the campaign's schedule" in describe(scheduled).measured
+
+
 def test_a_tracked_host_without_mail_root_is_refused() -> None:
     spec = _spec(1)
     with pytest.raises(BenchError, match="empty mail root"):
-        run_scenario("t", spec, host=LocalHost(), maildir_root="")  # type: ignore[arg-type]
+        run_scenario("t", spec, host=LocalHost(), maildir_root="")
