@@ -98,8 +98,13 @@ def _assert_cost_names_the_mail_path(cost: Any, messages: int) -> None:
     assert sum(row["cpu_ms"] for row in cost["rows"]) == pytest.approx(cost["cpu_ms"], rel=0.05)
     assert rows["unattributed"]["cpu_ms"] < 0.5 * cost["cpu_ms"], cost
     assert cost["fsync_note"] is None, cost["fsync_note"]
-    assert rows["postfix cleanup"]["fsyncs_per_message"] >= 1  # the queue file, before 250
-    assert rows["dovecot lmtp"]["fsyncs_per_message"] >= 1  # the Maildir file, before LMTP 250
+    # The queue file is fsynced before the 250, the Maildir file before LMTP's 250. The trace
+    # counts calls machine-wide and charges them to the processes a scan (every 250 ms) saw
+    # in the host: an LMTP process born and gone between two scans goes uncounted (0.91 per
+    # message was seen once in CI, with fail2ban busy on the same 2 cores), so Dovecot's
+    # share may fall a little short of one call per message, never to none.
+    assert rows["postfix cleanup"]["fsyncs_per_message"] >= 1, cost["rows"]
+    assert rows["dovecot lmtp"]["fsyncs_per_message"] >= 0.8, cost["rows"]
 
 
 def test_refused_messages_land_in_the_rejected_bucket_by_code(
