@@ -141,7 +141,14 @@ def _kill(ctx: FaultContext, kind: ProcessKind, wait: float = 15.0) -> str:
     """SIGKILL every process of ``kind``; processes that run on demand (cleanup, lmtp) are
     waited for while the load runs."""
     deadline = time.monotonic() + wait
-    while not (pids := _pids(ctx, kind)):
+    while True:
+        # Processes that run on demand may exit between the listing and the kill: what was
+        # killed is what the shell reports, and an empty kill is tried again.
+        pids = _pids(ctx, kind)
+        script = "for p in " + " ".join(pids) + "; do kill -9 $p 2>/dev/null && echo $p; done"
+        killed = run_in(ctx.client, ctx.host, "sh", "-c", script).split() if pids else []
+        if killed:
+            return f"kill -9 {kind.comm} ({len(killed)} process(es): {' '.join(killed)})"
         if time.monotonic() > deadline:
             raise ChaosError(
                 f"{ctx.host.name}: no {kind.comm} process (parent {kind.parent or 'any'}) ran "
@@ -149,8 +156,6 @@ def _kill(ctx: FaultContext, kind: ProcessKind, wait: float = 15.0) -> str:
                 hint=f"is {kind.unit or kind.comm} installed and in use on this host?",
             )
         time.sleep(0.1)
-    run_in(ctx.client, ctx.host, "kill", "-9", *pids)
-    return f"kill -9 {kind.comm} ({len(pids)} process(es): {' '.join(pids)})"
 
 
 # -- disk full ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Faults under load on the provisioned main lab: Postfix's master killed, the receiving
+"""Faults under load on the provisioned main lab: Postfix's master killed, every cleanup
+killed mid-message (processes that come and go: a kill races their exit), the receiving
 Maildir's filesystem full, and the whole host killed and started again — each while clients
 send at a steady rate and retry as real clients do. Every message that got a 250 must be in the
 mailbox afterwards; the full set of scenarios is `make chaos`.
@@ -20,7 +21,7 @@ from tests.lab.conftest import MAIN_LAB, run_cli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-SCENARIOS = ("kill-postfix-master", "disk-full", "restart")
+SCENARIOS = ("kill-postfix-master", "kill-postfix-cleanup", "disk-full", "restart")
 RATE, SECONDS, FAULT_AT, FAULT_FOR = 15.0, 20.0, 5.0, 6.0
 
 
