@@ -95,18 +95,32 @@ def scenario_png(result: Mapping[str, Any]) -> str:
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(8, 3.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    top.plot(seconds, _series(tl["accepted"], end), label="accepted (250)", color="#2b7bba")
-    top.plot(seconds, _series(tl["delivered"], end), label="delivered", color="#3a9a4a")
-    bottom.bar(seconds, _series(tl["failed"], end), color="#c0392b", width=1.0)
+    top.plot(
+        seconds,
+        _series(tl["accepted"], end),
+        label="accepted (250)",
+        color="#2b7bba",
+        drawstyle="steps-post",
+    )
+    top.plot(
+        seconds,
+        _series(tl["delivered"], end),
+        label="delivered",
+        color="#3a9a4a",
+        drawstyle="steps-post",
+    )
+    # Second s holds what happened in [s, s + 1): bars start at their second.
+    bottom.bar(seconds, _series(tl["failed"], end), color="#c0392b", width=1.0, align="edge")
     for ax in (top, bottom):
-        if fault["healed_at_s"] > fault["at_s"] + 0.5:
+        # A kill has no window (it ends itself); other faults last until they are healed.
+        if fault["kind"] != "kill" and fault["healed_at_s"] > fault["at_s"] + 0.5:
             ax.axvspan(fault["at_s"], fault["healed_at_s"], color="#f0b429", alpha=0.25)
         ax.axvline(fault["at_s"], color="#d35400", linewidth=1)
     top.set_ylabel("messages/s")
     top.set_title(f"{result['scenario']}: {result['about']}", fontsize=10)
     top.legend(loc="upper right", fontsize=8)
     bottom.set_ylabel("failed\ntries/s")
-    bottom.set_xlabel("seconds since the load started (fault: orange line, window shaded)")
+    bottom.set_xlabel("seconds since the load started (fault: orange line; until healed: shaded)")
     return png(fig)
 
 
