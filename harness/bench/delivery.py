@@ -14,6 +14,7 @@ from harness.bench import stats
 from harness.bench.model import Delivery
 
 __all__ = [
+    "Copies",
     "DeliveryReport",
     "QueueSampler",
     "delivery_json",
@@ -24,7 +25,8 @@ __all__ = [
     "wait_for_drain",
 ]
 
-# Runs on the mail host: every Maildir file written since START, with its token and send time.
+# Runs on the mail host: every Maildir file written since START, with its token, its send time
+# and whether it carries a DKIM signature (signers prepend theirs, above the token).
 _SCAN = r"""
 import glob, json, os, sys
 start, root = float(sys.argv[1]), sys.argv[2]
@@ -40,15 +42,18 @@ for path in glob.iglob(os.path.join(root, "*", "*", "Maildir", "**", "*"), recur
     except OSError:
         continue
     token = sent = None
+    signed = False
     for line in head.split(b"\n"):
-        if line.startswith(b"X-Mailstack-Token: "):
+        if line[:15].lower() == b"dkim-signature:":
+            signed = True
+        elif line.startswith(b"X-Mailstack-Token: "):
             token = line[19:].strip().decode()
         elif line.startswith(b"X-Mailstack-Sent: "):
             sent = float(line[18:].strip())
         elif not line.strip():
             break
     if token:
-        print(json.dumps([token, sent, st.st_mtime]))
+        print(json.dumps([token, sent, st.st_mtime, signed]))
 """
 
 
@@ -182,26 +187,49 @@ def delivery_json(
     return delivery
 
 
-def _maildir_files(host: Host, since: float, root: str) -> list[tuple[str, float | None, float]]:
-    """(token, send time, delivery time) of every message file in the Maildirs under ``root``
-    written since ``since`` (a message delivered twice is two files)."""
+def _maildir_files(
+    host: Host, since: float, root: str
+) -> list[tuple[str, float | None, float, bool]]:
+    """(token, send time, delivery time, DKIM-signed) of every message file in the Maildirs
+    under ``root`` written since ``since`` (a message delivered twice is two files)."""
     out = host.run(f"python3 -c {_quote(_SCAN)} {since - 2:.3f} {_quote(root)}")
     files = []
     for line in out.stdout.splitlines():
         try:
-            token, sent, delivered = json.loads(line)
-            files.append((str(token), None if sent is None else float(sent), float(delivered)))
+            token, sent, delivered, signed = json.loads(line)
+            files.append(
+                (str(token), None if sent is None else float(sent), float(delivered), bool(signed))
+            )
         except (ValueError, TypeError):
             continue
     return files
 
 
-def maildir_copies(host: Host, since: float, root: str) -> dict[str, list[float]]:
-    """Token -> the delivery time of each copy of it in the Maildirs under ``root``."""
-    copies: dict[str, list[float]] = {}
-    for token, _, delivered in _maildir_files(host, since, root):
-        copies.setdefault(token, []).append(delivered)
-    return copies
+@dataclass
+class Copies:
+    """Every copy of every token found: its delivery times, and the tokens of which a copy
+    arrived without a DKIM signature."""
+
+    times: dict[str, list[float]] = field(default_factory=dict)
+    unsigned: set[str] = field(default_factory=set)
+
+
+def maildir_copies(
+    host: Host, since: float, root: str, want: set[str] | None = None, settle: float = 0.0
+) -> Copies:
+    """The copies in the Maildirs under ``root`` since ``since``; scanned again (up to
+    ``settle`` seconds) while a token of ``want`` has not arrived yet: the last deliveries can
+    still be landing when the queue already reads empty."""
+    deadline = time.monotonic() + settle
+    while True:
+        copies = Copies()
+        for token, _, delivered, signed in _maildir_files(host, since, root):
+            copies.times.setdefault(token, []).append(delivered)
+            if not signed:
+                copies.unsigned.add(token)
+        if not want or want <= copies.times.keys() or time.monotonic() > deadline:
+            return copies
+        time.sleep(1.0)
 
 
 def _scan_once(
@@ -211,7 +239,7 @@ def _scan_once(
     root: str,
     seen: dict[str, tuple[float, float]],
 ) -> None:
-    for token, sent, delivered in _maildir_files(host, since, root):
+    for token, sent, delivered, _ in _maildir_files(host, since, root):
         if token in accepted and (token not in seen or delivered < seen[token][1]):
             seen[token] = (float(sent or accepted[token]), delivered)
 

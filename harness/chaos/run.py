@@ -4,7 +4,6 @@ or missing (the promise says: never)."""
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from harness.lab.require import require_lab
 from harness.lab.state import HostState, LabState
 from harness.verify.targets import Target, load_targets
 
-__all__ = ["ChaosLab", "Load", "postfix_seconds", "run_scenario", "unsigned_tokens"]
+__all__ = ["ChaosLab", "Load", "postfix_seconds", "run_scenario"]
 
 #: how long the queues get to empty after the load (on top of Postfix's own retry delay for a
 #: deferred message), and the Maildirs to show the last copies
@@ -100,34 +99,6 @@ class ChaosLab:
 def _maildir(target: Target, address: str) -> str:
     local, domain = address.rsplit("@", 1)
     return f"{target.mail_root}/{domain}/{local}/Maildir"
-
-
-# Runs on the receiving host: the tokens among ARGV[2:] whose copies lack a DKIM signature.
-_UNSIGNED = r"""
-import glob, os, sys
-root, want = sys.argv[1], set(sys.argv[2:])
-for path in glob.iglob(os.path.join(root, "*", "*", "Maildir", "**", "*"), recursive=True):
-    if not os.path.isfile(path) or ("/new/" not in path and "/cur/" not in path):
-        continue
-    with open(path, "rb") as f:
-        head = f.read(65536).split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
-    token = signed = None
-    for line in head.split(b"\n"):
-        if line.startswith(b"X-Mailstack-Token: "):
-            token = line[19:].strip().decode()
-        elif line.lower().startswith(b"dkim-signature:"):
-            signed = True
-    if token in want and not signed:
-        print(token)
-"""
-
-
-def unsigned_tokens(host: Host, root: str, tokens: list[str]) -> list[str]:
-    """The ``tokens`` that arrived under ``root`` on ``host`` without a DKIM-Signature."""
-    if not tokens:
-        return []
-    out = host.run(f"python3 -c {shlex.quote(_UNSIGNED)} {shlex.quote(root)} {' '.join(tokens)}")
-    return sorted(set(out.stdout.split()))
 
 
 def _timeline(times: list[float]) -> list[list[float]]:
@@ -213,12 +184,11 @@ def run_scenario(
         phase("account for every token")
         scenario.fault.cleanup(ctx)  # a tmpfs Maildir's messages back on the disk, where we look
         scanning = testinfra.get_host(f"docker://{(peer or host).container}")
-        copies = _copies_settled(scanning, log, receiving.mail_root)
-        unsigned = (
-            unsigned_tokens(scanning, receiving.mail_root, sorted(copies))
-            if scenario.signed
-            else []
+        found = maildir_copies(
+            scanning, log.started, receiving.mail_root, set(log.accepted), _SETTLE_SECONDS
         )
+        copies = {t: c for t, c in found.times.items() if t in log.recipient}
+        unsigned = sorted(found.unsigned & copies.keys()) if scenario.signed else []
     finally:
         scenario.fault.cleanup(ctx)
     return _result(scenario, load, plan, log, fault, copies, drain, still, unsigned, host)
@@ -239,18 +209,6 @@ def _retry_wait(host: Host) -> float:
         return sum(postfix_seconds(v) for v in out.stdout.split())
     except ValueError:
         return 600.0
-
-
-def _copies_settled(host: Host, log: SendLog, root: str) -> dict[str, list[float]]:
-    """Copies of the run's tokens, scanned again while an accepted one is still missing."""
-    deadline = time.monotonic() + _SETTLE_SECONDS
-    while True:
-        copies = {
-            t: c for t, c in maildir_copies(host, log.started, root).items() if t in log.recipient
-        }
-        if set(log.accepted) <= set(copies) or time.monotonic() > deadline:
-            return copies
-        time.sleep(1.0)
 
 
 def _result(

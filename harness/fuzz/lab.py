@@ -124,16 +124,6 @@ class LabFuzz:
             sender=acc.mailbox if kind in ("submission", "smtps") else "fuzz@client.test",
         )
 
-    def _copies(self, host: Host, since: float, completed: set[str]) -> dict[str, list[float]]:
-        """The Maildirs' copies of messages since ``since``, scanned again (up to 30 s) while a
-        completed one has not arrived yet."""
-        deadline = time.monotonic() + 30
-        while True:
-            copies = maildir_copies(host, since, self.target.mail_root)
-            if completed <= set(copies) or time.monotonic() > deadline:
-                return copies
-            time.sleep(1.0)
-
     def run(
         self,
         services: tuple[str, ...],
@@ -160,7 +150,7 @@ class LabFuzz:
             data["sent"] = len(data.pop("sent_tokens"))
             data["completed"] = len(data.pop("completed_tokens"))
             runs[service] = data
-        copies = self._copies(host, started, completed)
+        copies = maildir_copies(host, started, self.target.mail_root, completed, 30.0).times
         after = daemon_rss(host)
         fuzz_tokens = {t for t in copies if t.startswith("fuzz")}
         uncompleted = sorted(fuzz_tokens - completed - unanswered)

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 import testinfra
 
-from harness.bench.delivery import wait_for_drain
+from harness.bench.delivery import maildir_copies, wait_for_drain
 from harness.bench.spec import parse_target
 from harness.chaos.faults import KILL_TARGETS
 from harness.chaos.report import chaos_table, scenario_png
@@ -234,3 +234,17 @@ def test_a_file_a_killed_cleanup_left_in_incoming_does_not_count_as_queued(tmp_p
 )
 def test_postfix_time_values_read_as_seconds(value, seconds):
     assert postfix_seconds(value) == seconds
+
+
+def test_maildir_copies_counts_each_copy_and_names_unsigned_ones(tmp_path):
+    # The scan chaos (and fuzz) account with: run for real over a Maildir tree on this host.
+    new = tmp_path / "example.test" / "alice" / "Maildir" / "new"
+    new.mkdir(parents=True)
+    signed = b"DKIM-Signature: v=1; d=example.test\nX-Mailstack-Token: t1\n\nbody\n"
+    (new / "1.mx1").write_bytes(signed)
+    (new / "2.mx1").write_bytes(signed)  # a duplicate
+    (new / "3.mx1").write_bytes(b"Subject: x\nX-Mailstack-Token: t2\n\nDKIM-Signature: body\n")
+    local = testinfra.get_host("local://")
+    found = maildir_copies(local, time.time() - 60, str(tmp_path), {"t1", "t2"}, settle=0)
+    assert {t: len(c) for t, c in found.times.items()} == {"t1": 2, "t2": 1}
+    assert found.unsigned == {"t2"}  # a "DKIM-Signature" in the body is not a signature
