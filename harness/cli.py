@@ -182,6 +182,12 @@ _JSON_TO_STDOUT = "-"
     help="Print the JSON summary on stdout instead of the table (--json FILE: deprecated, "
     "use --out FILE).",
 )
+@click.option(
+    "--tls-audit",
+    is_flag=True,
+    help="Also audit every TLS port (25, 587, 465, 993) with testssl.sh: a HIGH or CRITICAL "
+    "finding fails verify (installs Debian's testssl.sh when missing; about a minute).",
+)
 @out_option("Write the JSON summary here.")
 def verify(
     inventory: str | None,
@@ -190,6 +196,7 @@ def verify(
     select: str | None,
     junit_xml: Path | None,
     json_arg: str | None,
+    tls_audit: bool,
     out: Path | None,
 ) -> None:
     """Check delivery and security of the mail hosts in an inventory."""
@@ -199,7 +206,11 @@ def verify(
         warn_deprecated("--json FILE", "--out FILE")
         out = out or Path(str(json_arg))
     report = run_verify(
-        resolve_inventory(lab_name, inventory), limit=limit, junit_xml=junit_xml, select=select
+        resolve_inventory(lab_name, inventory),
+        limit=limit,
+        junit_xml=junit_xml,
+        select=select,
+        tls_audit=tls_audit,
     )
     if json_arg == _JSON_TO_STDOUT:
         print_json(report.to_json())
@@ -208,11 +219,17 @@ def verify(
     if out:
         write_json(report, out)
     if not report.ok:
-        raise MailstackError(
-            f"verify: {report.count('failed')} of {len(report.results)} check(s) failed"
-            if report.results
-            else f"verify: no check ran (pytest exit code {report.exit_code})"
-        )
+        failed = report.count("failed")
+        if not report.results:
+            problem = f"no check ran (pytest exit code {report.exit_code})"
+        elif failed or report.exit_code:
+            problem = f"{failed} of {len(report.results)} check(s) failed"
+        else:
+            problem = ""
+        if report.audit_failed:
+            ports = ", ".join(f"{a.host} {a.service}" for a in report.audit_failed)
+            problem = "; ".join(p for p in (problem, f"the TLS audit failed on {ports}") if p)
+        raise MailstackError(f"verify: {problem}")
 
 
 @cli.command()

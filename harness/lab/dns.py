@@ -8,15 +8,31 @@ lab thereby serves exactly the records an admin would publish for these domains.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-__all__ = ["DNS_PACKAGES", "NSD_COMMAND", "NSD_DIR", "nsd_conf", "nsd_files"]
+__all__ = [
+    "DNS_COMMAND",
+    "DNS_PACKAGES",
+    "NSD_DIR",
+    "PKI_DIR",
+    "dns_files",
+    "nsd_conf",
+    "nsd_files",
+]
 
-#: What the DNS container's image needs; baked like any other package set.
-DNS_PACKAGES = ("nsd",)
+#: What the DNS container's image needs; baked like any other package set. BusyBox's httpd
+#: serves the lab CA's CRL, the one service the lab's certificates point at.
+DNS_PACKAGES = ("nsd", "busybox")
 #: Where the lab's NSD configuration and zone files live in the DNS container.
 NSD_DIR = "/etc/nsd/mailstack"
-NSD_COMMAND = ("nsd", "-d", "-c", f"{NSD_DIR}/nsd.conf")
+#: What its web server serves (the CRL), on port 80.
+PKI_DIR = "/srv/pki"
+#: httpd goes to the background; NSD stays in front as the container's main process.
+DNS_COMMAND = (
+    "sh",
+    "-c",
+    f"busybox httpd -p 80 -h {PKI_DIR} && exec nsd -d -c {NSD_DIR}/nsd.conf",
+)
 
 
 def nsd_conf(origins: Sequence[str]) -> str:
@@ -51,6 +67,15 @@ def nsd_conf(origins: Sequence[str]) -> str:
         name = origin.rstrip(".")
         lines += ["zone:", f"    name: {name}", f"    zonefile: {name}.zone"]
     return "\n".join(lines) + "\n"
+
+
+def dns_files(
+    zones: Sequence[tuple[str, str]], pki: Mapping[str, bytes]
+) -> dict[str, tuple[bytes, int]]:
+    """Everything the DNS container starts with: NSD's files for ``zones`` and, for its web
+    server, ``pki`` (file name -> content: the CRL)."""
+    base = PKI_DIR.lstrip("/")
+    return {**nsd_files(zones), **{f"{base}/{n}": (data, 0o644) for n, data in pki.items()}}
 
 
 def nsd_files(zones: Sequence[tuple[str, str]]) -> dict[str, tuple[bytes, int]]:

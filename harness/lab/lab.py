@@ -23,7 +23,7 @@ from harness.lab.containers import (
     wait_for_systemd,
 )
 from harness.lab.distros import get_distro
-from harness.lab.dns import DNS_PACKAGES, NSD_COMMAND, nsd_files
+from harness.lab.dns import DNS_COMMAND, DNS_PACKAGES, dns_files
 from harness.lab.engine import cgroup_version
 from harness.lab.images import BuildReport, ImageBuilder
 from harness.lab.inventory import write_inventory, write_known_hosts
@@ -43,7 +43,7 @@ from harness.lab.network import (
     remove_network,
 )
 from harness.lab.packages import role_packages
-from harness.lab.pki import LabCA
+from harness.lab.pki import CRL_FILE, LabCA, crl_url
 from harness.lab.receivers import RECEIVER_PACKAGES, start_receiver
 from harness.lab.sshkeys import load_or_create_client_key, new_keypair
 from harness.lab.state import DnsState, HostState, LabState
@@ -177,7 +177,7 @@ class Lab:
             hosts=hosts,
             cgroup_version=cgroups,
         )
-        ca = LabCA(self.folder / "pki", self.name)
+        ca = LabCA(self.folder / "pki", self.name, crl_url(topology.primary_domain))
         certificates = {host.name: ca.issue(host.fqdn, host.name) for host in hosts}
         receivers = [host for host in hosts if host.receiver]
         if receivers:
@@ -193,7 +193,9 @@ class Lab:
         # hosts need no DNS while they boot; their own names are in their /etc/hosts).
         with step("lab DNS (NSD): the zones of the inventory") as s:
             zones = lab_zones(state)
-            state.dns = self._start_dns(topology, images["dns"].tag, dns_ip, zones, cgroups)
+            state.dns = self._start_dns(
+                topology, images["dns"].tag, dns_ip, zones, {CRL_FILE: ca.crl()}, cgroups
+            )
             wait_until_served(state, [origin for origin, _ in zones])
             s.note = f"{', '.join(o.rstrip('.') for o, _ in zones) or 'no zones'}; " + (
                 f"{state.dns.ip}, 127.0.0.1:{state.dns.port}"
@@ -208,6 +210,7 @@ class Lab:
         image: str,
         ip: str,
         zones: list[tuple[str, str]],
+        pki: dict[str, bytes],
         cgroups: int,
     ) -> DnsState:
         spec = ContainerSpec(
@@ -220,10 +223,10 @@ class Lab:
             ip=ip,
             ports=(53,),
             udp_ports=(53,),
-            command=NSD_COMMAND,
+            command=DNS_COMMAND,
             systemd=False,
         )
-        cid = run_container(self.client, spec, cgroups, nsd_files(zones))
+        cid = run_container(self.client, spec, cgroups, dns_files(zones, pki))
         return DnsState(
             container=spec.name,
             ip=ip,

@@ -48,7 +48,19 @@ def lab_zones(state: LabState, serial: int | None = None) -> list[tuple[str, str
         inventory = str(state.inventory)
         zones = build_zones(resolve_hosts(inventory), serial=serial, reverse=True, source=inventory)
     zones += _receiver_zones(state, zones, serial)
+    _add_pki_name(state, zones)
     return [(z.origin, z.text()) for z in zones]
+
+
+def _add_pki_name(state: LabState, zones: list[Zone]) -> None:
+    """The name the lab's certificates give for their CRL (``pki.<primary domain>``), on the
+    DNS container that serves it."""
+    if not state.domains:
+        return
+    origin = f"{state.domains[0]}."
+    home = next((z for z in zones if z.origin == origin), None)
+    if home is not None:
+        home.records.append(Record(f"pki.{origin}", "A", state.dns.ip, _LAB_TTL))
 
 
 def _receiver_zones(state: LabState, zones: list[Zone], serial: int) -> list[Zone]:

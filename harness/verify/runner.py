@@ -16,6 +16,7 @@ from rich.table import Table
 
 from harness.ui import console, err_console, step
 from harness.verify.targets import Target, load_targets
+from harness.verify.tlsaudit import AuditedPort, audit_table, audit_targets, ports_to_audit
 
 __all__ = ["CheckResult", "VerifyReport", "run_verify"]
 
@@ -35,13 +36,20 @@ class VerifyReport:
     seconds: float = 0.0
     results: list[CheckResult] = field(default_factory=list)
     exit_code: int = 0
+    #: the TLS audit's ports (None: not asked for)
+    tls_audit: list[AuditedPort] | None = None
+
+    @property
+    def audit_failed(self) -> list[AuditedPort]:
+        return [a for a in self.tls_audit or [] if not a.ok]
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and self.count("failed") == 0 and bool(self.results)
+        passed = self.exit_code == 0 and self.count("failed") == 0 and bool(self.results)
+        return passed and not self.audit_failed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +60,11 @@ class VerifyReport:
             "skipped": self.count("skipped"),
             "ok": self.ok,
             "results": [asdict(r) for r in self.results],
+            **(
+                {"tls_audit": [a.to_json() for a in self.tls_audit]}
+                if self.tls_audit is not None
+                else {}
+            ),
         }
 
 
@@ -110,6 +123,7 @@ def run_verify(
     limit: str | None = None,
     junit_xml: Path | None = None,
     select: str | None = None,
+    tls_audit: bool = False,
 ) -> VerifyReport:
     suite = resources.files("harness.verify") / "suite"
     suite_dir = Path(str(suite))
@@ -137,19 +151,36 @@ def run_verify(
     with step(f"read the mail hosts of {inventory}") as s:
         targets = load_targets(inventory, limit=limit)
         s.note = ", ".join(t.name for t in targets)
-    with Progress(
-        TextColumn("verify"),
+    with _progress("verify") as progress:
+        plugins = [_Collector(report, progress), ResolvedTargets(targets)]
+        report.exit_code = int(pytest.main(args, plugins=plugins))
+    if tls_audit:
+        report.tls_audit = _audit(targets)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _progress(label: str) -> Progress:
+    """A bar of checks done (the current one named), on stderr, gone when done."""
+    return Progress(
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
-    ) as progress:
-        plugins = [_Collector(report, progress), ResolvedTargets(targets)]
-        report.exit_code = int(pytest.main(args, plugins=plugins))
-    report.seconds = time.monotonic() - started
-    return report
+    )
+
+
+def _audit(targets: list[Target]) -> list[AuditedPort]:
+    with _progress("TLS audit (testssl.sh)") as progress:
+        task = progress.add_task("", total=len(ports_to_audit(targets)))
+
+        def done(audited: AuditedPort) -> None:
+            progress.update(task, advance=1, description=f"{audited.host} {audited.service}")
+
+        return audit_targets(targets, on_done=done)
 
 
 def print_report(report: VerifyReport) -> None:
@@ -170,6 +201,8 @@ def print_report(report: VerifyReport) -> None:
         f"{report.count('passed')} passed, {report.count('failed')} failed, "
         f"{report.count('skipped')} skipped in {report.seconds:.1f} s"
     )
+    if report.tls_audit is not None:
+        console.print(audit_table(report.tls_audit))
 
 
 def write_json(report: VerifyReport, path: Path) -> None:

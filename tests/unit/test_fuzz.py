@@ -55,7 +55,7 @@ class Tls:
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     """A server certificate for localhost from a lab CA (the project's own), and that CA."""
-    ca = LabCA(tmp_path_factory.mktemp("pki"), "fuzz-test")
+    ca = LabCA(tmp_path_factory.mktemp("pki"), "fuzz-test", "http://pki.example.test/ca.crl")
     issued = ca.issue("localhost")
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(issued.certificate, issued.private_key)

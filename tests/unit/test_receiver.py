@@ -32,7 +32,9 @@ SENDER = "bounces@example.test"
 @pytest.fixture
 def tls_files(tmp_path):
     """A certificate for mx.bigmail.test from a lab CA, as PEM files."""
-    issued = LabCA(tmp_path / "pki", "receiver-test").issue(HOSTNAME)
+    issued = LabCA(tmp_path / "pki", "receiver-test", "http://pki.example.test/ca.crl").issue(
+        HOSTNAME
+    )
     return issued.certificate, issued.private_key
 
 
