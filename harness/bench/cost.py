@@ -12,8 +12,12 @@ reaps its daemons, sshd the commands the bench itself runs over SSH). The cgroup
 is the total; what is left is reported as ``unattributed``, not spread over the rest.
 
 fsyncs come from the kernel's syscall trace events (fsync, fdatasync) in a tracefs instance of
-our own, counted per process of the container. Writes made durable by O_SYNC/O_DSYNC open flags
-are not counted; Postfix and Dovecot use explicit fsync calls.
+our own that follows the container's processes (its tasks at the start and, by the kernel's
+event-fork option, every task they fork). A process no scan sighted (a Dovecot LMTP process
+born and gone between two scans) is named from the trace itself: its fork record gives its
+parent (Dovecot's or Postfix's master), the fsync record its command (``lmtp``). Writes made
+durable by O_SYNC/O_DSYNC open flags are not counted; Postfix and Dovecot use explicit fsync
+calls.
 """
 
 from __future__ import annotations
@@ -24,17 +28,23 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.bench.model import Cost, CostRow
 
-__all__ = ["CostSampler", "component_of", "group_of", "lab_sampler"]
+__all__ = ["CostSampler", "Traced", "component_of", "group_of", "lab_sampler", "read_trace"]
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _TRACEFS = Path("/sys/kernel/tracing")
-_FSYNC_EVENTS = ("sys_enter_fsync", "sys_enter_fdatasync")
-_TRACE_LINE = re.compile(r"^\s*.+?-(\d+)\s+\[\d+\]")
+_FSYNC_EVENTS = ("syscalls/sys_enter_fsync", "syscalls/sys_enter_fdatasync")
+_FORK_EVENT = "sched/sched_process_fork"
+#: "<comm>-<tid> [cpu] flags time: event: ..." (comm may hold dashes and spaces)
+_TRACE_LINE = re.compile(r"^\s*(.+?)-(\d+)\s+\[\d+\]")
+_FORK = re.compile(r"sched_process_fork: comm=.* pid=(\d+) child_comm=.* child_pid=(\d+)")
+#: families whose children are named "<family> <command>" like their sighted siblings
+_NAMED_BY_COMMAND = ("postfix", "dovecot")
 
 _POSTFIX_DAEMONS = frozenset(
     {
@@ -175,6 +185,19 @@ def _cgroup_pids(directory: Path) -> list[int]:
     return pids
 
 
+def _cgroup_tasks(directory: Path) -> list[int]:
+    """Every task (thread) id in the cgroup: a trace filtered by pid sees tasks, not
+    processes."""
+    tids: list[int] = []
+    for name in ("tasks", "cgroup.threads"):  # cgroup v1, v2
+        for tasks in directory.rglob(name):
+            try:
+                tids.extend(int(t) for t in tasks.read_text().split())
+            except OSError:
+                continue
+    return sorted(set(tids)) or _cgroup_pids(directory)
+
+
 def _mount_tracefs() -> None:
     """Mount the kernel's tracing filesystem where it belongs when nothing has (a fresh
     machine: Debian mounts it only with systemd's sys-kernel-tracing.mount); root only."""
@@ -192,26 +215,79 @@ def _mount_tracefs() -> None:
         raise OSError(f"cannot mount tracefs at {_TRACEFS}: {done.stderr.strip()}")
 
 
+@dataclass
+class Traced:
+    """What the trace saw: fsync calls per task id, each calling task's command, and the
+    parent of every task forked while it ran."""
+
+    calls: dict[int, int] = field(default_factory=dict)
+    comms: dict[int, str] = field(default_factory=dict)
+    parents: dict[int, int] = field(default_factory=dict)
+
+    def component(self, tid: int, sighted: dict[int, str]) -> str:
+        """The component of task ``tid``: as a scan sighted it, else from its parent (a
+        thread, or a fork that kept its parent's command, is its parent's; a daemon its
+        Postfix or Dovecot master started is "<family> <command>"). A scan that caught a
+        process only as it exited (no command line left: "other lmtp") yields to its parent."""
+        known = sighted.get(tid, "")
+        if known and not known.startswith("other "):
+            return known
+        comm = self.comms.get(tid, "")
+        parent, seen = self.parents.get(tid), {tid}
+        while parent is not None and parent not in seen:
+            if parent in sighted:
+                owner = sighted[parent]
+                if comm == self.comms.get(parent, comm) or not comm:
+                    return owner
+                family = group_of(owner)
+                return f"{family} {comm}" if family in _NAMED_BY_COMMAND else f"other {comm}"
+            seen.add(parent)
+            parent = self.parents.get(parent)
+        return known or (f"other {comm}" if comm else "")
+
+
+def read_trace(lines: Iterable[str]) -> Traced:
+    """The trace file's lines: fork records and fsync/fdatasync calls."""
+    traced = Traced()
+    for line in lines:
+        match = _TRACE_LINE.match(line)
+        if not match:
+            continue  # the header's comment lines
+        comm, tid = match.group(1).strip(), int(match.group(2))
+        fork = _FORK.search(line)
+        if fork:
+            parent, child = int(fork.group(1)), int(fork.group(2))
+            traced.parents[child] = parent
+            traced.comms.setdefault(parent, comm)
+            continue
+        traced.calls[tid] = traced.calls.get(tid, 0) + 1
+        traced.comms[tid] = comm
+    return traced
+
+
 class _FsyncTrace:
-    """fsync and fdatasync calls machine-wide, in a tracefs instance of our own."""
+    """fsync and fdatasync calls of some tasks and of every task they fork, in a tracefs
+    instance of our own."""
 
     def __init__(self) -> None:
         self.instance = _TRACEFS / "instances" / f"mailstack-cost-{os.getpid()}-{id(self)}"
         self.error: str | None = None
 
-    def start(self) -> None:
+    def start(self, tids: Iterable[int]) -> None:
         try:
             _mount_tracefs()
             self.instance.mkdir()
             (self.instance / "buffer_size_kb").write_text("8192")
-            for event in _FSYNC_EVENTS:
-                (self.instance / "events" / "syscalls" / event / "enable").write_text("1")
+            (self.instance / "set_event_pid").write_text(" ".join(str(t) for t in tids))
+            (self.instance / "options" / "event-fork").write_text("1")
+            for event in (*_FSYNC_EVENTS, _FORK_EVENT):
+                (self.instance / "events" / event / "enable").write_text("1")
         except OSError as exc:
             self.error = f"fsyncs not counted: {exc}"
             self._remove()
 
-    def stop(self) -> dict[int, int] | None:
-        """Calls per thread id; None when tracing was unavailable."""
+    def stop(self) -> Traced | None:
+        """What the trace saw; None when tracing was unavailable."""
         if self.error is not None:
             return None
         try:
@@ -222,16 +298,11 @@ class _FsyncTrace:
                 for line in stats.read_text().splitlines()
                 if line.startswith("overrun:")
             )
-            counts: dict[int, int] = {}
             with (self.instance / "trace").open() as trace:
-                for line in trace:
-                    match = _TRACE_LINE.match(line)
-                    if match:
-                        tid = int(match.group(1))
-                        counts[tid] = counts.get(tid, 0) + 1
+                traced = read_trace(trace)
             if lost:
                 self.error = f"{lost} fsync events overran the trace buffer"
-            return counts
+            return traced
         except OSError as exc:
             self.error = f"fsyncs not counted: {exc}"
             return None
@@ -240,8 +311,8 @@ class _FsyncTrace:
 
     def _remove(self) -> None:
         if self.instance.exists():
-            for event in _FSYNC_EVENTS:
-                enable = self.instance / "events" / "syscalls" / event / "enable"
+            for event in (*_FSYNC_EVENTS, _FORK_EVENT):
+                enable = self.instance / "events" / event / "enable"
                 with contextlib.suppress(OSError):
                     enable.write_text("0")
             self.instance.rmdir()
@@ -258,7 +329,7 @@ class CostSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._fsyncs = _FsyncTrace()
-        self._fsync_counts: dict[int, int] | None = None
+        self._traced: Traced | None = None
         self._cpu_start = self._cpu_end = 0.0
         self._started = self._ended = 0.0
 
@@ -292,7 +363,7 @@ class CostSampler:
             self._scan()
 
     def __enter__(self) -> CostSampler:
-        self._fsyncs.start()
+        self._fsyncs.start(_cgroup_tasks(self.directory))
         self._cpu_start = _cgroup_cpu_ms(self.directory, self.version)
         self._started = time.monotonic()
         self._scan(initial=True)
@@ -305,14 +376,17 @@ class CostSampler:
         self._scan(final=True)
         self._cpu_end = _cgroup_cpu_ms(self.directory, self.version)
         self._ended = time.monotonic()
-        self._fsync_counts = self._fsyncs.stop()
+        self._traced = self._fsyncs.stop()
 
     def _fsyncs_by_component(self) -> dict[str, int] | None:
-        if self._fsync_counts is None:
+        traced = self._traced
+        if traced is None:
             return None
+        sighted = self._window.by_pid
         out: dict[str, int] = {}
-        for tid, calls in self._fsync_counts.items():
-            component = self._window.by_pid.get(tid) or self._window.by_pid.get(_tgid(tid), "")
+        for tid, calls in traced.calls.items():
+            tgid = _tgid(tid)  # a thread of a live process: the process
+            component = traced.component(tgid if tgid in sighted else tid, sighted)
             if component:
                 out[component] = out.get(component, 0) + calls
         return out
@@ -349,11 +423,13 @@ class CostSampler:
         fsyncs = self._fsyncs_by_component()
         total = self._cpu_end - self._cpu_start
         rows: list[CostRow] = []
-        for component in sorted(cpu, key=lambda c: -cpu[c]):
+        # a component only the trace names (its processes never sighted) is a row as well
+        for component in sorted({*cpu, *(fsyncs or {})}, key=lambda c: -cpu.get(c, 0.0)):
             calls = None if fsyncs is None else fsyncs.get(component, 0)
-            if cpu[component] < 0.5 and not calls:
+            used = cpu.get(component, 0.0)
+            if used < 0.5 and not calls:
                 continue
-            rows.append(_row(component, cpu[component], count[component], calls, per))
+            rows.append(_row(component, used, count.get(component, 0), calls, per))
         unattributed = max(total - sum(cpu.values()), 0.0)
         rows.append(_row("unattributed", unattributed, 0, None, per))
         total_fsyncs = None if fsyncs is None else sum(fsyncs.values())

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -23,6 +22,7 @@ from docker import DockerClient
 
 from harness.errors import ChaosError
 from harness.lab.containers import wait_for_systemd
+from harness.lab.network import FIREWALL_CHAIN, add_rule, remove_rule
 from harness.lab.receivers import run_in
 from harness.lab.state import HostState, LabState
 
@@ -55,7 +55,6 @@ KILL_TARGETS: dict[str, ProcessKind] = {
 #: The filler's name in the full Maildir, and the tmpfs size: small enough to fill at once.
 _FILL = ".mailstack-chaos-fill"
 _TMPFS_SIZE = "4m"
-_FIREWALL_CHAIN = "DOCKER-USER"
 _STARVED_QUOTA_US = 3000  # of every 100 ms: 3 % of one CPU
 
 
@@ -86,8 +85,8 @@ class Fault:
         if self.kind == "disk-full":
             return _fill_maildir(ctx)
         if self.kind == "peer-down":
-            _firewall("-I", _peer_rule(ctx))
-            return f"dropped {ctx.host.ip} -> {_peer(ctx).ip}:25 in {_FIREWALL_CHAIN}"
+            add_rule(_peer_rule(ctx), "peer-down's rule")
+            return f"dropped {ctx.host.ip} -> {_peer(ctx).ip}:25 in {FIREWALL_CHAIN}"
         _cpu_quota(ctx, _STARVED_QUOTA_US)
         return f"cpu quota {_STARVED_QUOTA_US} us per 100 ms"
 
@@ -105,7 +104,7 @@ class Fault:
             run_in(ctx.client, ctx.host, "postqueue", "-f")
             return "filler removed, postqueue -f"
         if self.kind == "peer-down":
-            _firewall("-D", _peer_rule(ctx))
+            remove_rule(_peer_rule(ctx))
             run_in(ctx.client, ctx.host, "postqueue", "-f")
             return "rule removed, postqueue -f"
         _cpu_quota(ctx, -1)
@@ -117,8 +116,7 @@ class Fault:
         if self.kind == "disk-full":
             _unmount_maildir(ctx)
         elif self.kind == "peer-down":
-            while _firewall("-C", _peer_rule(ctx), check=False):
-                _firewall("-D", _peer_rule(ctx))
+            remove_rule(_peer_rule(ctx))
         elif self.kind == "cpu-starve":
             _cpu_quota(ctx, -1)
 
@@ -220,24 +218,10 @@ def _peer(ctx: FaultContext) -> HostState:
 def _peer_rule(ctx: FaultContext) -> list[str]:
     peer = _peer(ctx)
     return [
+        FIREWALL_CHAIN,
         *("-i", ctx.lab.bridge, "-o", ctx.lab.bridge, "-s", ctx.host.ip, "-d", peer.ip),
         *("-p", "tcp", "--dport", "25", "-j", "DROP"),
     ]
-
-
-def _firewall(verb: str, rule: list[str], *, check: bool = True) -> bool:
-    done = subprocess.run(
-        ["iptables", "-w", verb, _FIREWALL_CHAIN, *rule],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        raise ChaosError(
-            f"iptables {verb} {_FIREWALL_CHAIN} {' '.join(rule)}: {done.stderr.strip()}",
-            hint="peer-down needs root and Docker's DOCKER-USER chain",
-        )
-    return done.returncode == 0
 
 
 # -- cpu starve -----------------------------------------------------------------------------------

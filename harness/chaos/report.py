@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.bench.header import Header, machine_line, when_line
 from harness.bench.tables import Cell, Table, sig
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["chaos_table", "scenario_png", "write_chaos_report"]
 
@@ -85,9 +88,15 @@ def _series(timeline: list[list[float]], end: int) -> list[int]:
 
 def scenario_png(result: Mapping[str, Any]) -> str:
     """The scenario's plot as a base64 PNG."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415 -- only for the page
+    from harness.bench.plots import png  # noqa: PLC0415 -- matplotlib only for the page
 
-    from harness.bench.plots import png  # noqa: PLC0415
+    return png(scenario_figure(result))
+
+
+def scenario_figure(result: Mapping[str, Any]) -> Figure:
+    """Accepted and delivered per second above, the clients' failed tries below, the fault
+    marked on both."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- only for the page
 
     tl, fault = result["timeline"], result["fault"]
     end = int(max((s for key in tl.values() for s, _ in key), default=0))
@@ -120,8 +129,12 @@ def scenario_png(result: Mapping[str, Any]) -> str:
     top.set_title(f"{result['scenario']}: {result['about']}", fontsize=10)
     top.legend(loc="upper right", fontsize=8)
     bottom.set_ylabel("failed\ntries/s")
+    for ax in (top, bottom):
+        # Counts: the axis starts at 0, also when a panel has none (matplotlib centres an
+        # all-zero series on 0, from -0.05 to 0.05).
+        ax.set_ylim(bottom=0, top=max(1.0, ax.get_ylim()[1]))
     bottom.set_xlabel("seconds since the load started (fault: orange line; until healed: shaded)")
-    return png(fig)
+    return fig
 
 
 def _header(data: Mapping[str, Any]) -> Header:

@@ -98,37 +98,56 @@ def remove_network(client: DockerClient, lab: str) -> int:
     return removed
 
 
+#: the chain Docker leaves to the admin, consulted before its own forwarding rules
+FIREWALL_CHAIN = "DOCKER-USER"
+
+
 def egress_rule(lab: str) -> list[str]:
     """The rule, as iptables arguments after the -I/-C/-D verb."""
     bridge = bridge_name(lab)
-    return ["DOCKER-USER", "-i", bridge, "!", "-o", bridge, "-j", "DROP"]
+    return [FIREWALL_CHAIN, "-i", bridge, "!", "-o", bridge, "-j", "DROP"]
 
 
-def _iptables(verb: str, lab: str) -> subprocess.CompletedProcess[str]:
+def _iptables(verb: str, rule: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["iptables", "-w", verb, *egress_rule(lab)], capture_output=True, text=True, check=False
+        ["iptables", "-w", verb, *rule], capture_output=True, text=True, check=False
     )
 
 
-def egress_rule_present(lab: str) -> bool:
-    return _iptables("-C", lab).returncode == 0
+def rule_present(rule: list[str]) -> bool:
+    """``rule`` (chain first, as iptables arguments after the verb) is in place."""
+    return _iptables("-C", rule).returncode == 0
 
 
-def install_egress_rule(lab: str) -> None:
-    if egress_rule_present(lab):
+def add_rule(rule: list[str], what: str) -> None:
+    """Put ``rule`` first in its chain, once (a rule already there is left alone)."""
+    if rule_present(rule):
         return
-    done = _iptables("-I", lab)
+    done = _iptables("-I", rule)
     if done.returncode != 0:
         raise LabError(
-            f"could not install the lab's egress rule: {done.stderr.strip()}",
-            hint="the lab needs root and iptables with Docker's DOCKER-USER chain",
+            f"could not install {what}: iptables -I {' '.join(rule)}: {done.stderr.strip()}",
+            hint=f"the lab needs root and iptables with Docker's {FIREWALL_CHAIN} chain",
         )
 
 
-def remove_egress_rule(lab: str) -> int:
+def remove_rule(rule: list[str]) -> int:
+    """Delete ``rule`` until none is left (a failed run may have added it twice); how many."""
     removed = 0
-    while egress_rule_present(lab):
-        if _iptables("-D", lab).returncode != 0:
+    while rule_present(rule):
+        if _iptables("-D", rule).returncode != 0:
             break
         removed += 1
     return removed
+
+
+def egress_rule_present(lab: str) -> bool:
+    return rule_present(egress_rule(lab))
+
+
+def install_egress_rule(lab: str) -> None:
+    add_rule(egress_rule(lab), "the lab's egress rule")
+
+
+def remove_egress_rule(lab: str) -> int:
+    return remove_rule(egress_rule(lab))

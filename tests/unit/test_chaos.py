@@ -15,7 +15,7 @@ import testinfra
 from harness.bench.delivery import maildir_copies, wait_for_drain
 from harness.bench.spec import parse_target
 from harness.chaos.faults import KILL_TARGETS
-from harness.chaos.report import chaos_table, scenario_png
+from harness.chaos.report import chaos_table, scenario_figure, scenario_png
 from harness.chaos.run import Load, _recovery, _result, postfix_seconds
 from harness.chaos.scenarios import SCENARIOS, pick_scenarios
 from harness.chaos.sender import Attempt, SendLog, SendPlan, send_with_retries
@@ -248,3 +248,25 @@ def test_maildir_copies_counts_each_copy_and_names_unsigned_ones(tmp_path):
     found = maildir_copies(local, time.time() - 60, str(tmp_path), {"t1", "t2"}, settle=0)
     assert {t: len(c) for t, c in found.times.items()} == {"t1": 2, "t2": 1}
     assert found.unsigned == {"t2"}  # a "DKIM-Signature" in the body is not a signature
+
+
+def test_the_plot_counts_from_zero_also_when_no_client_saw_a_failure():
+    log = _log([(1.0, "a", "accepted"), (2.0, "b", "accepted")])
+    copies = {"a": [1001.2], "b": [1002.3]}
+    result = _result(
+        SCENARIOS["kill-postfix-qmgr"],
+        Load(),
+        log.plan,
+        log,
+        _fault(),
+        copies,
+        1.0,
+        {},
+        [],
+        _host(),
+    )
+    top, bottom = scenario_figure(result).axes
+    # Found in the report: with no failures the panel ran from -0.05 to 0.05.
+    assert bottom.get_ylim()[0] == 0
+    assert bottom.get_ylim()[1] >= 1
+    assert top.get_ylim()[0] == 0
