@@ -56,6 +56,17 @@ INFORMATIONAL = frozenset({"sessionresumption_ticket", "sessionresumption_ID"})
 #: role's tls_prefer_server_ciphers; a CRL in the lab CA's certificates).
 DOCUMENTED: dict[str, str] = {}
 _CHECKS = ("-p", "-s", "-f", "-P", "-S", "-U")
+#: verdicts kept whatever their rating, for the report and for tests to read: the chain,
+#: the certificate's revocation pointer and lifetime, the cipher order, and whether a client
+#: may start a renegotiation (a cheap way to make the server burn CPU)
+KEY_CHECKS = (
+    "cert_chain_of_trust",
+    "cert_crlDistributionPoints",
+    "cert_revocation",
+    "cert_validityPeriod",
+    "cipher_order",
+    "secure_client_renego",
+)
 #: one port takes about 30 s alone; the tests are mostly waits for the server's replies
 _WORKERS = 4
 #: a port whose run testssl.sh reports as incomplete is run again, alone, this many times: a
@@ -87,6 +98,8 @@ class AuditedPort:
     notes: list[Finding] = field(default_factory=list)
     #: what stopped testssl.sh from testing the port fully
     problems: list[Finding] = field(default_factory=list)
+    #: KEY_CHECKS id -> "<severity>: <finding>"
+    verdicts: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     #: how often it was run again, alone, after an incomplete run
     reruns: int = 0
@@ -133,6 +146,8 @@ def read_findings(
     """Sort testssl.sh's JSON records into ``audited``."""
     for record in records:
         finding = Finding(str(record["id"]), str(record["severity"]), str(record["finding"]))
+        if finding.id in KEY_CHECKS:
+            audited.verdicts[finding.id] = f"{finding.severity}: {finding.finding}"
         if finding.severity in FAILING:
             (audited.accepted if finding.id in documented else audited.failing).append(finding)
         elif finding.severity in SCAN_PROBLEMS and finding.id not in INFORMATIONAL:

@@ -56,6 +56,13 @@ def test_testssl_finds_nothing_high_or_critical(audit):
         # certificates the way a public CA does (Debian 13: 465 and 993 had no cipher order).
         findings = {f["id"] for f in port["notes"] + port["failing"] + port["accepted"]}
         assert not findings & {"cipher_order", "cert_revocation", "cert_validityPeriod"}, port
+        verdicts = port["verdicts"]
+        assert verdicts["cert_chain_of_trust"].startswith("OK"), port  # the lab CA, trusted
+        # the certificate names the CRL the lab serves (testssl.sh reports the URL)
+        assert verdicts["cert_crlDistributionPoints"].endswith("/ca.crl"), port
+        assert "cert_revocation" not in verdicts, port  # "neither CRL nor OCSP URI"
+        # testssl.sh tried a client-initiated renegotiation on every port: refused
+        assert verdicts["secure_client_renego"] == "OK: not vulnerable", port
 
 
 def test_the_crl_the_certificates_name_is_served_in_the_lab_and_clears_them(tmp_path: Path):

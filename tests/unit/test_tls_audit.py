@@ -55,6 +55,7 @@ def test_high_and_critical_fail_unless_documented_scan_trouble_fails_medium_is_a
         {"id": "scanProblem", "severity": "FATAL", "finding": "can't connect"},
         {"id": "sessionresumption_ID", "severity": "WARN", "finding": "check failed, pls report"},
         {"id": "TLS1_3", "severity": "OK", "finding": "offered"},
+        {"id": "secure_client_renego", "severity": "OK", "finding": "not vulnerable"},
         {"id": "service", "severity": "DEBUG", "finding": "..."},
     ]
     audited = read_findings(records, AuditedPort("mx1", "smtp", 25), {"cipher_order": "why"})
@@ -67,6 +68,11 @@ def test_high_and_critical_fail_unless_documented_scan_trouble_fails_medium_is_a
         "sessionresumption_ID",
     ]
     assert [f.id for f in audited.problems] == ["scanProblem"]
+    assert audited.verdicts == {
+        "cipher_order": "HIGH: NOT a cipher order configured",
+        "cert_validityPeriod": "MEDIUM: 825 > 825 days",
+        "secure_client_renego": "OK: not vulnerable",
+    }
     assert not audited.ok
     clean = read_findings(records[2:4], AuditedPort("mx1", "smtp", 25), {})
     assert clean.ok
