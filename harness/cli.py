@@ -37,6 +37,7 @@ from harness.options import (
 )
 from harness.preflight.cli import preflight
 from harness.roledocs import stale_role_readmes, write_role_readmes
+from harness.soak.cli import soak_cmd
 from harness.ui import console, err_console, step
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ cli.add_command(dkim)
 cli.add_command(preflight)
 cli.add_command(chaos)
 cli.add_command(fuzz_cmd)
+cli.add_command(soak_cmd)
 
 
 @cli.command()

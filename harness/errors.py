@@ -22,6 +22,7 @@ __all__ = [
     "MailstackError",
     "MirrorError",
     "PreflightError",
+    "SoakError",
     "TopologyError",
     "VerifyError",
 ]
@@ -118,6 +119,13 @@ class DeliveryError(MailstackError, RuntimeError):
 
 class ChaosError(MailstackError, RuntimeError):
     """A fault could not be put in place or taken away (names the host and the step)."""
+
+    exit_code = 6
+
+
+class SoakError(MailstackError, RuntimeError):
+    """A soak run lost a message, gave one up, did not drain or let a daemon's memory grow past
+    its limit; or it was given options it cannot run (names the option and how to mend it)."""
 
     exit_code = 6
 

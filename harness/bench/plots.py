@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from harness.bench.model import BenchResult, BenchRun, Cdf, Cost, runs_of
 from harness.bench.tables import sig
 
-__all__ = ["Plots", "plots", "png"]
+__all__ = ["Plots", "plots", "png", "queue_plot"]
 
 #: About this many bars in a throughput panel: enough to see a stall, few enough to read.
 _BUCKETS = 60
@@ -124,7 +124,7 @@ def _cdf_plot(curves: dict[str, Cdf], colors: dict[str, str]) -> str:
     return png(fig)
 
 
-def _queue_plot(samples: dict[str, list[tuple[float, int]]], colors: dict[str, str]) -> str:
+def queue_plot(samples: dict[str, list[tuple[float, int]]], colors: dict[str, str]) -> str:
     fig, ax = plt.subplots(figsize=(7, 3))
     deepest = 0
     for name, points in samples.items():
@@ -204,7 +204,7 @@ def plots(data: BenchResult) -> Plots:
         )
     queue = {n: q for n, r in runs.items() if (q := r.get("delivery", {}).get("queue"))}
     if queue:
-        out.queue = _queue_plot(queue, colors)
+        out.queue = queue_plot(queue, colors)
     costs = {n: r["cost"] for n, r in runs.items() if "cost" in r}
     if costs:
         out.cost = _cost_plot(costs)

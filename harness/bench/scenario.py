@@ -31,11 +31,12 @@ from harness.bench.spec import BenchSpec
 from harness.errors import BenchError
 from harness.ui import err_console
 
-__all__ = ["run_scenario"]
+__all__ = ["run_scenario", "send_progress"]
 
 
 @contextmanager
-def _progress(label: str, total: int) -> Iterator[Any]:
+def send_progress(label: str, total: int) -> Iterator[Any]:
+    """A bar of messages sent, with their outcomes and rate; yields its update function."""
     with Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
@@ -98,7 +99,7 @@ def run_scenario(
     sampler = QueueSampler(host, time.time()) if host is not None else None
     cost = _cost_sampler(container)
     with (
-        _progress(name, spec.messages) as update,
+        send_progress(name, spec.messages) as update,
         sampler or nullcontext(),
         cost or nullcontext(),
     ):

@@ -43,6 +43,8 @@ class SendPlan:
     retry_min: float = 0.5
     retry_max: float = 8.0
     give_up_after: float = 300.0
+    #: what each message's token starts with (then a random run id and a counter): the tool
+    label: str = "chaos"
 
     @property
     def messages(self) -> int:
@@ -61,14 +63,16 @@ class Attempt:
 
 @dataclass
 class SendLog:
-    """Everything the clients saw. ``accepted``: token -> seconds since the start at its 250;
-    ``recipient``: token -> where it went; ``rejected``: token -> its 5xx code; ``gave_up``:
-    tokens whose retry budget ran out."""
+    """Everything the clients saw. ``due``: token -> seconds since the start when it was due
+    (the open-loop schedule); ``accepted``: token -> seconds since the start at its 250 (the
+    same monotonic clock); ``recipient``: token -> where it went; ``rejected``: token -> its
+    5xx code; ``gave_up``: tokens whose retry budget ran out."""
 
     started: float
     plan: SendPlan
     recipient: dict[str, str] = field(default_factory=dict)
     sent_at: dict[str, float] = field(default_factory=dict)
+    due: dict[str, float] = field(default_factory=dict)
     accepted: dict[str, float] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     gave_up: list[str] = field(default_factory=list)
@@ -103,7 +107,7 @@ class _Sender:
         self.log = SendLog(started=time.time(), plan=plan)
         # Unique across runs (a Maildir keeps earlier runs' copies): a random prefix, a counter.
         prefix = secrets.token_hex(5)
-        self.tokens = [f"chaos{prefix}{i:07d}" for i in range(plan.messages)]
+        self.tokens = [f"{plan.label}{prefix}{i:07d}" for i in range(plan.messages)]
         self.heap: list[_Due] = []
         self.wakeup = asyncio.Event()
         self.open = plan.messages  # messages not yet accepted, rejected or given up
@@ -182,6 +186,7 @@ class _Sender:
 
     async def _feed(self) -> None:
         for i in range(self.plan.messages):
+            self.log.due[self.tokens[i]] = i / self.plan.rate
             self._push(_Due(i / self.plan.rate, i))
 
     async def run(self) -> SendLog:
@@ -214,6 +219,11 @@ class BackgroundSend:
 
         self._thread = threading.Thread(target=send, name="chaos-clients", daemon=True)
         self._thread.start()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the clients are done, waiting up to ``timeout`` seconds for it."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def result(self, timeout: float | None = None) -> SendLog:
         """Wait for the clients to finish; their log, or what stopped them."""

@@ -1,0 +1,1 @@
+"""The soak: a long open-loop load at a share of the measured peak, reported per window."""
