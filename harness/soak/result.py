@@ -57,6 +57,9 @@ def _failed(
         why.append(f"{server['missing']} accepted message(s) missing")
     if clients["gave_up"]:
         why.append(f"{clients['gave_up']} message(s) never accepted")
+    if clients["rejected"]:
+        # the soak sends valid mail from a real account: a 5xx refuses it for good
+        why.append(f"{clients['rejected']} message(s) refused with a 5xx")
     if clients["late_s"] > clients["late_allowed_s"]:
         why.append(
             f"the clients ran {clients['late_s']:g} s past the load's end: the stack did not "

@@ -142,7 +142,8 @@ def rss_growth_mib(rss: list[RssSample], bounds: list[tuple[float, float]]) -> d
     last window's end than at the first's (MiB): start-up growth (worker pools filling, caches
     warming) falls in the first window and does not count."""
     first, last = _at_end(rss, bounds[0][1]), _at_end(rss, bounds[-1][1])
-    return {family: largest_growth_mib(first[family], last[family]) for family in first}
+    # a family gone by the end (a daemon that died and stayed down) is no growth to measure
+    return {f: largest_growth_mib(first[f], last[f]) for f in first if f in last}
 
 
 def rate_series(times: Iterable[float], end: float, bucket: float) -> list[float]:

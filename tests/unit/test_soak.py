@@ -105,6 +105,9 @@ def test_memory_growth_counts_from_the_first_window_end_to_the_last():
     assert growth["postfix"] == 30.0
     assert growth["dovecot"] == 0.0
     assert rss_growth_mib(rss[:1], cut(60, 60))["postfix"] == 0.0
+    # a family gone by the end (its daemon died and stayed down) is left out, not a KeyError
+    gone = [(20.0, _rss(1_024)), (60.0, {"postfix": _rss(1_024)["postfix"]})]
+    assert set(rss_growth_mib(gone, cut(60, 20))) == {"postfix"}
 
 
 def test_rates_over_time_are_events_per_second_in_buckets():
@@ -147,6 +150,7 @@ def test_a_run_that_lost_nothing_and_stayed_bounded_holds():
 def test_missing_given_up_undrained_and_grown_memory_each_fail_the_run():
     log = _steady_log()
     log.gave_up.append("never")
+    log.rejected["refused"] = 554
     copies = {t: [STARTED + at] for t, at in log.accepted.items() if t != "t5"}
     copies["t7"].append(STARTED + 9.0)  # delivered twice: reported, not failed
     copies["elsewhere"] = [STARTED + 1.0]  # another sender's message: not ours
@@ -161,6 +165,7 @@ def test_missing_given_up_undrained_and_grown_memory_each_fail_the_run():
     assert data["failed"] == [
         "1 accepted message(s) missing",
         "1 message(s) never accepted",
+        "1 message(s) refused with a 5xx",
         "the queue did not drain",
         f"a postfix process grew {data['rss']['growth_mib']['postfix']} MiB (limit 64)",
     ]
