@@ -31,7 +31,7 @@ BULK = {
     "postfix_bulk_minimal_backoff_time": "5s",
     "postfix_bulk_maximal_backoff_time": "30s",
 }
-MESSAGES = 200
+MESSAGES = 100
 
 
 @pytest.fixture(scope="module")
