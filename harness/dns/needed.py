@@ -72,11 +72,12 @@ def _domain(needs: Needs, domain: str, serving: Sequence[MailHost], ttl: int) ->
     def add(name: str, rtype: RecordType, value: str) -> None:
         needs.records.append(Needed(Record(name, rtype, value, ttl), concerns, ""))
 
-    mx = sorted({(h.mx_priority, h.hostname) for h in serving})
+    mx = sorted({(h.mx_priority, h.hostname) for h in serving if h.is_mx})
     for preference, exchange in mx:
         add(domain, "MX", f"{preference} {exchange}")
-    ipv4 = sorted({h.ipv4 for h in serving}, key=_ip_key)
-    ipv6 = sorted({h.ipv6 for h in serving if h.ipv6}, key=_ip_key)
+    senders = [h for h in serving if h.sends]
+    ipv4 = sorted({h.ipv4 for h in senders}, key=_ip_key)
+    ipv6 = sorted({h.ipv6 for h in senders if h.ipv6}, key=_ip_key)
     spf = spf_value(ipv4, ipv6, policy.spf_include, policy.spf_all)
     lookups = spf_lookups(spf)
     if lookups > SPF_MAX_LOOKUPS:

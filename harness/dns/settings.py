@@ -87,6 +87,17 @@ class MailHost:
     nameservers: tuple[Nameserver, ...]
     policy: DomainPolicy
     dkim: tuple[DkimKey, ...]
+    #: the fleet tiers it plays (all of them on a server of its own): only the mx tier is an MX
+    #: of its domains, and the backend (mailbox alone) sends nothing, so SPF leaves it out
+    tiers: frozenset[str] = frozenset({"mx", "mailbox", "submission", "outbound"})
+
+    @property
+    def is_mx(self) -> bool:
+        return "mx" in self.tiers
+
+    @property
+    def sends(self) -> bool:
+        return bool(self.tiers - {"mailbox"})
 
 
 class _Reader:
@@ -251,6 +262,7 @@ def parse_host(host: str, data: Mapping[str, Any]) -> MailHost:
         nameservers=_nameservers(reader),
         policy=policy,
         dkim=tuple(_dkim_key(reader, entry) for entry in raw_dkim),
+        **({"tiers": frozenset(str(t) for t in data["tiers"])} if data.get("tiers") else {}),
     )
 
 

@@ -73,13 +73,15 @@ class _IMAP4TLS(imaplib.IMAP4_SSL):
 
 
 class TargetIMAP:
-    """A logged-in IMAPS (993) session on the target's INBOX."""
+    """A logged-in IMAPS (993) session on the INBOX where the target's mail lands (the
+    target itself, or its fleet's backend)."""
 
     def __init__(self, target: Target, user: str, password: str, timeout: float = 30.0) -> None:
+        where = target.imap
         self.imap = _IMAP4TLS(
-            target.address,
-            target.port("imaps"),
-            target.tls_name,
+            where.address,
+            where.port,
+            where.tls_name,
             client_context(target.ca_file),
             timeout,
         )

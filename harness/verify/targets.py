@@ -15,7 +15,16 @@ from typing import Any
 
 from harness.hosts import resolve_hosts
 
-__all__ = ["STANDARD_PORTS", "Accounts", "Target", "load_targets", "quota_bytes"]
+__all__ = [
+    "STANDARD_PORTS",
+    "TIERS",
+    "Accounts",
+    "Mailboxes",
+    "Target",
+    "load_targets",
+    "offered_services",
+    "quota_bytes",
+]
 
 #: The IANA ports of each service (the roles listen on these; a lab maps them to others).
 STANDARD_PORTS = {
@@ -26,6 +35,8 @@ STANDARD_PORTS = {
     "imap": 143,
     "imaps": 993,
 }
+#: The fleet tiers (inventory groups; roles/mail_common): a host in none plays all of them.
+TIERS = ("mx", "mailbox", "submission", "outbound")
 _QUOTA = re.compile(r"^([0-9]+)([KMGT]?)$")
 
 
@@ -60,6 +71,32 @@ class Accounts:
 
 
 @dataclass(frozen=True)
+class Mailboxes:
+    """Where a host's mailboxes are read over IMAPS: the host itself on a single server, the
+    fleet's backend otherwise."""
+
+    name: str
+    address: str
+    port: int
+    tls_name: str
+
+
+def offered_services(tiers: frozenset[str], submission: bool, submissions: bool) -> set[str]:
+    """The services a host of ``tiers`` listens for: 25 on the mx and outbound tiers, 587/465
+    on the submission tier where the inventory switches them on, IMAP on the mailbox tier."""
+    services: set[str] = set()
+    if tiers & {"mx", "outbound"}:
+        services.add("smtp")
+    if "submission" in tiers:
+        services |= {
+            s for s, on in (("submission", submission), ("submissions", submissions)) if on
+        }
+    if "mailbox" in tiers:
+        services |= {"imap", "imaps"}
+    return services
+
+
+@dataclass(frozen=True)
 class Target:
     """One mail host as the suite reaches it, and the settings its checks read."""
 
@@ -79,8 +116,12 @@ class Target:
     lab_name: str = ""
     #: root of the mailboxes on the host (<root>/<domain>/<user>/Maildir), from the inventory
     mail_root: str = ""
-    #: services switched on in the inventory (smtp always; submission, submissions by switch)
-    services: frozenset[str] = frozenset({"smtp", "submission", "submissions"})
+    #: the services the host offers (offered_services: its tiers and the inventory's switches)
+    services: frozenset[str] = frozenset({"smtp", "submission", "submissions", "imap", "imaps"})
+    #: the fleet tiers the host plays (all four on a server of its own)
+    tiers: frozenset[str] = frozenset(TIERS)
+    #: where its mailboxes are read (None: on the host itself)
+    mailboxes: Mailboxes | None = None
     quota_enabled: bool = True
     quota_check_enabled: bool = True
     quota_status_address: str = ""
@@ -117,6 +158,13 @@ class Target:
         return self.ports[service]
 
     @property
+    def imap(self) -> Mailboxes:
+        """Where this host's mail is read over IMAPS."""
+        return self.mailboxes or Mailboxes(
+            self.name, self.address, self.port("imaps"), self.tls_name
+        )
+
+    @property
     def domains_without_catch_all(self) -> tuple[str, ...]:
         return tuple(d for d in self.domains if d not in self.catch_alls)
 
@@ -148,18 +196,27 @@ def _ipv6_of(address: str) -> str:
     return str(infos[0][4][0]) if infos else ""
 
 
+def _reach(data: dict[str, Any]) -> tuple[str, dict[str, int]]:
+    """The address and service ports a host is reached at: a lab host's published ports on
+    loopback, or a real server's standard ports at its ansible_host."""
+    lab_ports = {int(k): int(v) for k, v in (data.get("lab_ports") or {}).items()}
+    if lab_ports:
+        return "127.0.0.1", {svc: lab_ports.get(p, p) for svc, p in STANDARD_PORTS.items()}
+    return str(data["ansible_host"]), dict(STANDARD_PORTS)
+
+
 def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
     """A Target from one host's resolved settings (harness/resolve.yml)."""
-    lab_ports = {int(k): int(v) for k, v in (data.get("lab_ports") or {}).items()}
-    services = {"smtp"} | {s for s in ("submission", "submissions") if data.get(s)}
-    ipv6 = ""
-    if lab_ports:
-        ports = {svc: lab_ports.get(p, p) for svc, p in STANDARD_PORTS.items()}
-        address = "127.0.0.1"
-    else:
-        ports = dict(STANDARD_PORTS)
-        address = str(data["ansible_host"])
-        ipv6 = _ipv6_of(address)
+    tiers = frozenset(str(t) for t in data.get("tiers") or TIERS)
+    services = offered_services(tiers, bool(data.get("submission")), bool(data.get("submissions")))
+    address, ports = _reach(data)
+    ipv6 = "" if data.get("lab_ports") else _ipv6_of(address)
+    backend = data.get("backend") or {}
+    mailboxes = None
+    if backend.get("name") and backend["name"] != name:
+        b_address, b_ports = _reach(backend)
+        b_name = str(backend.get("lab_fqdn") or backend["ansible_host"])
+        mailboxes = Mailboxes(str(backend["name"]), b_address, b_ports["imaps"], b_name)
     domains = data.get("domains") or []
     return Target(
         name=name,
@@ -176,6 +233,8 @@ def target_of(name: str, inventory: str, data: dict[str, Any]) -> Target:
         lab_name=str(data.get("lab_name") or ""),
         mail_root=str(data["mail_root"]),
         services=frozenset(services),
+        tiers=tiers,
+        mailboxes=mailboxes,
         quota_enabled=bool(data["quota"]),
         quota_check_enabled=bool(data["quota_check"]),
         quota_status_address=str(data["quota_status_address"]),

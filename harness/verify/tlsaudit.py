@@ -114,12 +114,7 @@ class AuditedPort:
 
 def ports_to_audit(targets: Iterable[Target]) -> list[tuple[Target, str]]:
     """(target, service) for every TLS port the inventory switches on."""
-    return [
-        (t, service)
-        for t in targets
-        for service in AUDITED_SERVICES
-        if service == "imaps" or service in t.services
-    ]
+    return [(t, service) for t in targets for service in AUDITED_SERVICES if service in t.services]
 
 
 def audit_command(target: Target, service: str, json_file: Path) -> list[str]:

@@ -14,6 +14,7 @@ import jinja2
 import pytest
 import yaml
 from ansible.plugins.filter.core import FilterModule as AnsibleCoreFilters
+from ansible.plugins.filter.mathstuff import FilterModule as AnsibleMathFilters
 
 from tests.filter_plugins import load_filters
 
@@ -26,6 +27,10 @@ _FACTS: dict[str, Any] = {
     "ansible_facts": {"fqdn": "mx.example.test"},
     "inventory_hostname": "mx",
     "mail_accounts_domains": [{"name": "example.test"}],
+    # A server of its own: in group "mail" only, so it plays every tier.
+    "group_names": ["mail"],
+    "groups": {"all": ["mx"], "mail": ["mx"], "ungrouped": []},
+    "hostvars": {"mx": {"ansible_host": "192.0.2.25"}},
 }
 
 #: qmgr's per-transport parameter suffixes (postconf(5), "transport_..." parameters).
@@ -53,6 +58,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True
     )
     env.filters.update(AnsibleCoreFilters().filters())
+    env.filters.update(AnsibleMathFilters().filters())
     for role in ("mail_accounts", "mail_common", "postfix"):
         env.filters.update(load_filters(role).FilterModule().filters())
     return env
@@ -68,7 +74,10 @@ def _value(env: jinja2.Environment, raw: Any, ctx: dict[str, Any]) -> Any:
         return raw
     lone = re.fullmatch(r"\s*\{\{(.*)\}\}\s*", raw, re.DOTALL)
     if lone and "{{" not in lone.group(1):
-        return env.compile_expression(lone.group(1), undefined_to_none=False)(**ctx)
+        value = env.compile_expression(lone.group(1), undefined_to_none=False)(**ctx)
+        if isinstance(value, jinja2.Undefined):  # a variable not resolved yet: try again later
+            raise jinja2.UndefinedError(lone.group(1))
+        return value
     return env.from_string(raw).render(ctx)
 
 
@@ -88,7 +97,8 @@ def _variables(env: jinja2.Environment, **overrides: Any) -> dict[str, Any]:
     for path in files:
         raw.update(yaml.safe_load(path.read_text()) or {})
     raw.update(overrides)
-    ctx: dict[str, Any] = dict(_FACTS)
+    # What the play knows, as given (a fleet host's groups and name) over the defaults' host.
+    ctx: dict[str, Any] = {**_FACTS, **{k: v for k, v in overrides.items() if k in _FACTS}}
     pending = {k: v for k, v in raw.items() if k not in ctx}
     while pending:
         done = []

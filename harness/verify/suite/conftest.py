@@ -36,6 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     targets = metafunc.config.stash[_TARGETS]
+    # @pytest.mark.offers("smtp", ...): a check of those services runs on the hosts that offer
+    # any of them (a fleet's tiers: no IMAP check on an MX), not skipped on the others.
+    marker = metafunc.definition.get_closest_marker("offers")
+    if marker is not None:
+        targets = [t for t in targets if t.services & set(marker.args)]
     if "peer" in metafunc.fixturenames:
         # (sender, receiver): every host with each other host its mail leaves by MX for; a
         # host with none gets one case that skips, saying so.

@@ -35,6 +35,7 @@ def _delivered(target: Target, accounts: Accounts, token: str) -> Message:
     return found[0]
 
 
+@pytest.mark.offers("smtp", "submission", "submissions")
 def test_milter_runs_on_its_configured_address_only(host: Host, target: Target) -> None:
     _require_milter(target)
     rspamd = host.service("rspamd")
@@ -46,6 +47,7 @@ def test_milter_runs_on_its_configured_address_only(host: Host, target: Target) 
         assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
+@pytest.mark.offers("smtp")
 def test_delivered_mail_has_this_hosts_results_and_no_forged_ones(
     target: Target, accounts: Accounts
 ) -> None:
@@ -68,6 +70,7 @@ def test_delivered_mail_has_this_hosts_results_and_no_forged_ones(
         assert method in results[0], (method, results[0])
 
 
+@pytest.mark.offers("smtp")
 def test_our_domain_sent_from_outside_its_spf_fails_dmarc(
     target: Target, accounts: Accounts
 ) -> None:

@@ -14,6 +14,7 @@ from harness.verify.suite.helpers import assert_delivered, inbound
 from harness.verify.targets import Accounts, Target
 
 
+@pytest.mark.offers("submission", "submissions")
 @pytest.mark.parametrize("implicit_tls", [False, True], ids=["587-starttls", "465-tls"])
 def test_submission_with_auth_arrives_intact(
     target: Target, accounts: Accounts, implicit_tls: bool
@@ -29,6 +30,7 @@ def test_submission_with_auth_arrives_intact(
     assert_delivered(target, accounts.mailbox, accounts.password, msg)
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_concurrent_submissions_each_arrive_once(target: Target, accounts: Accounts) -> None:
     if not target.services & {"submission", "submissions"}:
         pytest.skip("submission and submissions are both switched off in the inventory")
@@ -54,11 +56,13 @@ def test_concurrent_submissions_each_arrive_once(target: Target, accounts: Accou
             assert body_digest(body_of(found[0])) == msg.digest
 
 
+@pytest.mark.offers("smtp")
 def test_inbound_to_mailbox(target: Target, accounts: Accounts) -> None:
     msg = inbound(target, accounts.mailbox)
     assert_delivered(target, accounts.mailbox, accounts.password, msg)
 
 
+@pytest.mark.offers("smtp")
 def test_inbound_to_alias_reaches_every_target(target: Target, accounts: Accounts) -> None:
     if not accounts.alias or not accounts.alias_targets:
         pytest.skip("set mailstack_verify.alias to an alias of mail_accounts_aliases")
@@ -71,6 +75,7 @@ def test_inbound_to_alias_reaches_every_target(target: Target, accounts: Account
     assert checked, "no alias target is a test mailbox whose password the suite knows"
 
 
+@pytest.mark.offers("smtp")
 def test_inbound_to_catch_all(target: Target, accounts: Accounts) -> None:
     """A catch-all domain of mail_accounts_domains (whatever its name) takes an unknown local
     part to its catch_all address; checked where that address is a test mailbox."""

@@ -15,6 +15,7 @@ from harness.verify.suite.helpers import assert_signed, send_raw_inbound
 from harness.verify.targets import Accounts, Target
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_submitted_mail_is_signed_with_the_active_key(target: Target, accounts: Accounts) -> None:
     if not target.milter_enabled:
         pytest.skip("no milter (mail_common_milter_enabled: false)")
@@ -34,6 +35,7 @@ def test_submitted_mail_is_signed_with_the_active_key(target: Target, accounts: 
     assert_signed(raw, domain, selectors, target.resolver)
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_signature_checked_on_arrival_fails_once_the_body_changed(
     target: Target, accounts: Accounts
 ) -> None:

@@ -24,6 +24,7 @@ from harness.verify.suite.helpers import assert_signed, send_inbound, txt_lookup
 from harness.verify.targets import Accounts, Target
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_mail_to_another_server_arrives_authenticated(
     target: Target, accounts: Accounts, peer: Target | None
 ) -> None:
@@ -59,6 +60,7 @@ def test_mail_to_another_server_arrives_authenticated(
     assert_signed(sent.raw, domain, selectors, peer.resolver)
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_mail_forwarded_to_another_server_carries_a_valid_arc_set(
     target: Target, peer: Target | None
 ) -> None:
@@ -97,6 +99,7 @@ def test_mail_forwarded_to_another_server_carries_a_valid_arc_set(
     assert results.get("arc") == "pass", f"{peer.hostname}: arc={results.get('arc')} ({results})"
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_bounce_of_mail_the_other_server_refuses_comes_back_signed(
     target: Target, accounts: Accounts, peer: Target | None
 ) -> None:

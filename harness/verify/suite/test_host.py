@@ -8,31 +8,45 @@ from testinfra.host import Host
 
 from harness.verify.targets import STANDARD_PORTS, Target
 
-#: services the roles always run, and those the inventory switches
-ALWAYS = ("smtp", "imap", "imaps")
+#: services the inventory switches on and off (on the hosts whose tiers offer them)
 SWITCHED = {
     "submission": "postfix_submission_enabled",
     "submissions": "postfix_submissions_enabled",
 }
+#: each daemon, and the services that need it running
+DAEMONS = {
+    "postfix": {"smtp", "submission", "submissions"},
+    "dovecot": {"imap", "imaps"},
+}
 
 
-@pytest.mark.parametrize("service", ["postfix", "dovecot"])
-def test_service_active_and_enabled(host: Host, service: str) -> None:
+@pytest.mark.parametrize("service", sorted(DAEMONS))
+def test_daemon_runs_exactly_where_its_tiers_are(host: Host, target: Target, service: str) -> None:
+    """Postfix on the mx, submission and outbound tiers, Dovecot on the mailbox tier, and
+    neither anywhere else: a fleet's MX answers no IMAP, its backend takes no SMTP."""
     svc = host.service(service)
-    assert svc.is_running
-    assert svc.is_enabled
+    if target.services & DAEMONS[service]:
+        assert svc.is_running
+        assert svc.is_enabled
+    else:
+        assert not svc.is_running, f"{service} runs on a host of tiers {sorted(target.tiers)}"
 
 
-@pytest.mark.parametrize("service", [*ALWAYS, *SWITCHED])
-def test_port_listening_exactly_when_switched_on(host: Host, target: Target, service: str) -> None:
+@pytest.mark.parametrize("service", sorted(STANDARD_PORTS.keys() - {"ssh"}))
+def test_port_listening_exactly_when_offered(host: Host, target: Target, service: str) -> None:
     port = STANDARD_PORTS[service]
     listening = host.socket(f"tcp://0.0.0.0:{port}").is_listening
-    if service in ALWAYS or service in target.services:
+    if service in target.services:
         assert listening, f"{service} ({port}) is not listening"
-    else:
+    elif service in SWITCHED and "submission" in target.tiers:
         assert not listening, f"{service} ({port}) listens though {SWITCHED[service]} is false"
+    else:
+        assert not listening, (
+            f"{service} ({port}) listens on a host of tiers {sorted(target.tiers)}"
+        )
 
 
+@pytest.mark.offers("imap", "imaps")
 def test_quota_status_only_where_configured(host: Host, target: Target) -> None:
     """Dovecot's quota-status listens on its configured address (loopback by default) when
     quotas are on, never on every address; with quotas off, not at all."""
@@ -45,6 +59,7 @@ def test_quota_status_only_where_configured(host: Host, target: Target) -> None:
     assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
 
 
+@pytest.mark.offers("smtp", "submission", "submissions")
 def test_postfix_check_is_clean(host: Host) -> None:
     result = host.run("postfix check")
     assert result.rc == 0
@@ -52,6 +67,7 @@ def test_postfix_check_is_clean(host: Host) -> None:
     assert result.stdout.strip() == ""
 
 
+@pytest.mark.offers("imap", "imaps")
 def test_doveconf_is_clean(host: Host) -> None:
     result = host.run("doveconf -n")
     assert result.rc == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
+
 from harness.smtp.dialogue import SMTPDialogue
 from harness.smtp.tls import client_context
 from harness.verify.mail import TargetIMAP
@@ -18,6 +20,7 @@ def _still_answering(target: Target) -> None:
         assert d.cmd("NOOP").code == 250
 
 
+@pytest.mark.offers("smtp")
 def test_over_long_command_line(target: Target) -> None:
     with SMTPDialogue(target.address, target.port("smtp")) as d:
         d.cmd("EHLO client.test")
@@ -26,6 +29,7 @@ def test_over_long_command_line(target: Target) -> None:
     _still_answering(target)
 
 
+@pytest.mark.offers("smtp")
 def test_garbage_commands(target: Target) -> None:
     with SMTPDialogue(target.address, target.port("smtp")) as d:
         d.cmd("EHLO client.test")
@@ -36,6 +40,7 @@ def test_garbage_commands(target: Target) -> None:
     _still_answering(target)
 
 
+@pytest.mark.offers("smtp")
 def test_bare_lf_smuggling_delivers_no_second_message(target: Target, accounts: Accounts) -> None:
     smuggled = secrets.token_hex(8)
     carrier = secrets.token_hex(8)

@@ -32,12 +32,14 @@ def _port25_rcpt(
         return d.cmd(f"RCPT TO:<{recipient}>")
 
 
+@pytest.mark.offers("smtp")
 def test_no_open_relay_ipv4(target: Target) -> None:
     reply = _port25_rcpt(target, "someone@elsewhere.test")
     assert reply.code == 554, reply.text
     assert reply.lines[0].startswith("5.7.1")
 
 
+@pytest.mark.offers("smtp")
 def test_no_open_relay_ipv6(target: Target) -> None:
     if not target.ipv6_address:
         pytest.skip("the target has no IPv6 address (the lab publishes on 127.0.0.1 only)")
@@ -50,6 +52,7 @@ def test_no_open_relay_ipv6(target: Target) -> None:
     [("bad_name!", 501), ("client", 504)],
     ids=["invalid-helo-501", "non-fqdn-helo-504"],
 )
+@pytest.mark.offers("smtp")
 def test_unusable_helo_names_are_refused(
     target: Target, accounts: Accounts, helo: str, code: int
 ) -> None:
@@ -61,12 +64,14 @@ def test_unusable_helo_names_are_refused(
     assert reply.lines[0].startswith("5.5.2"), reply.text
 
 
+@pytest.mark.offers("smtp")
 def test_non_fqdn_sender_is_refused(target: Target, accounts: Accounts) -> None:
     reply = _port25_rcpt(target, accounts.mailbox, mail_from="<probe@client>")
     assert reply.code == 504, reply.text
     assert reply.lines[0].startswith("5.5.2"), reply.text
 
 
+@pytest.mark.offers("smtp")
 def test_unknown_user_is_550_5_1_1(target: Target) -> None:
     domain = next(iter(target.domains_without_catch_all), None)
     if domain is None:
@@ -76,6 +81,7 @@ def test_unknown_user_is_550_5_1_1(target: Target) -> None:
     assert reply.lines[0].startswith("5.1.1")
 
 
+@pytest.mark.offers("smtp")
 def test_over_size_is_552(target: Target) -> None:
     with SMTPDialogue(target.address, target.port("smtp")) as d:
         assert d.cmd("EHLO client.test").code == 250
@@ -96,6 +102,7 @@ def _quota_mailbox(target: Target, accounts: Accounts) -> None:
         pytest.skip(f"{accounts.quota_mailbox} has no quota in mail_accounts_mailboxes")
 
 
+@pytest.mark.offers("smtp")
 def test_over_quota_is_refused_at_rcpt(target: Target, accounts: Accounts) -> None:
     _quota_mailbox(target, accounts)
     size = accounts.quota_limit_bytes * 2
@@ -127,6 +134,7 @@ def _auth_plain(user: str, password: str) -> str:
     return "AUTH PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode()
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_sender_not_owned_by_login_is_refused(target: Target, accounts: Accounts) -> None:
     if not accounts.other_mailbox:
         pytest.skip("set mailstack_verify.other_mailbox")
@@ -138,12 +146,14 @@ def test_sender_not_owned_by_login_is_refused(target: Target, accounts: Accounts
     assert "not owned" in reply.text
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_wrong_password_is_refused(target: Target, accounts: Accounts) -> None:
     with _submission(target) as d:
         reply = d.cmd(_auth_plain(accounts.mailbox, accounts.password + "-wrong"))
     assert reply.code == 535, reply.text
 
 
+@pytest.mark.offers("submission", "submissions")
 def test_auth_on_587_without_tls_is_refused(target: Target, accounts: Accounts) -> None:
     if "submission" not in target.services:
         pytest.skip("587 is switched off in the inventory (the port check covers it)")
@@ -155,6 +165,7 @@ def test_auth_on_587_without_tls_is_refused(target: Target, accounts: Accounts) 
     assert mail.code == 530, mail.text  # must STARTTLS first
 
 
+@pytest.mark.offers("imap", "imaps")
 def test_imap_login_without_tls_is_refused(target: Target, accounts: Accounts) -> None:
     imap = imaplib.IMAP4(target.address, target.port("imap"), timeout=30)
     try:
@@ -166,6 +177,7 @@ def test_imap_login_without_tls_is_refused(target: Target, accounts: Accounts) -
         imap.shutdown()
 
 
+@pytest.mark.offers("smtp")
 def test_full_mailbox_is_refused_at_rcpt(target: Target, accounts: Accounts) -> None:
     """Fill the quota mailbox with messages of 60 % of its quota: by the second, at the latest,
     RCPT is refused (the mailbox stays full for later runs, which then refuse at once)."""

@@ -1,5 +1,6 @@
 """Filters every mail role shares: read the files a role writes in one round trip, and tell
-which of them differ from what the role would write."""
+which of them differ from what the role would write; and the fleet a host belongs to (its
+tiers, the other hosts' addresses), read from the inventory's groups."""
 
 from __future__ import annotations
 
@@ -34,9 +35,62 @@ def mail_common_file_differs(
     return f"{path} {attrs} {digest}" not in set(on_host or [])
 
 
+#: The tiers of a fleet, each an inventory group. A host in none of these groups plays all of
+#: them: the single-server layout needs no groups at all.
+TIERS = ("mx", "mailbox", "submission", "outbound")
+#: The tiers Postfix (and the rspamd milter beside it) serves.
+POSTFIX_TIERS = frozenset({"mx", "submission", "outbound"})
+
+
+def mail_common_tiers(group_names: Any) -> list[str]:
+    """The tiers of a host in ``group_names`` (its inventory groups): those it is a member
+    of, or all of them when it is in none."""
+    mine = [t for t in TIERS if t in set(group_names or [])]
+    return mine or list(TIERS)
+
+
+def mail_common_fleet_hosts(groups: Any) -> list[str]:
+    """The hosts of the inventory's tier groups, sorted ([] when the inventory has none: every
+    mail host then stands alone)."""
+    return sorted({h for t in TIERS for h in (groups or {}).get(t) or []})
+
+
+def mail_common_fleet_address(host: str, hostvars: Any) -> str:
+    """The address other fleet hosts reach ``host`` at: its mail_common_fleet_address, else
+    its public mail_dns_ipv4, else ansible_host, else its inventory name."""
+    values = hostvars[host]
+    for name in ("mail_common_fleet_address", "mail_dns_ipv4", "ansible_host"):
+        value = str(values.get(name) or "").strip()
+        if value:
+            return value
+    return str(host)
+
+
+def mail_common_fleet_addresses(hosts: Any, hostvars: Any) -> list[str]:
+    """The fleet addresses of ``hosts``, without repeats, in order."""
+    return list(dict.fromkeys(mail_common_fleet_address(h, hostvars) for h in hosts or []))
+
+
+def mail_common_cidr(address: str) -> str:
+    """One address as a one-host network in Postfix's notation (IPv6 in brackets)."""
+    return f"[{address}]/128" if ":" in address else f"{address}/32"
+
+
+def mail_common_inet(address: str, port: Any) -> str:
+    """``inet:address:port`` as Postfix names a TCP service (IPv6 in brackets)."""
+    host = f"[{address}]" if ":" in address else address
+    return f"inet:{host}:{port}"
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "mail_common_digest_argv": mail_common_digest_argv,
             "mail_common_file_differs": mail_common_file_differs,
+            "mail_common_tiers": mail_common_tiers,
+            "mail_common_fleet_hosts": mail_common_fleet_hosts,
+            "mail_common_fleet_address": mail_common_fleet_address,
+            "mail_common_fleet_addresses": mail_common_fleet_addresses,
+            "mail_common_cidr": mail_common_cidr,
+            "mail_common_inet": mail_common_inet,
         }
