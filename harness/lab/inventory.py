@@ -69,6 +69,9 @@ def inventory_data(state: LabState) -> dict[str, Any]:
                 # as an admin's monitoring host would: never banned for the wrong passwords
                 # the verify suite tries on purpose.
                 "fail2ban_ignoreip": ["127.0.0.1/8", "::1", state_gateway(state)],
+                # ...and still let in while playbooks/rolling.yml has a host drained, so
+                # verify can check it before it is put back.
+                "rolling_drain_allow": [state_gateway(state)],
                 "mail_dns_nameservers": [
                     {"name": f"ns.{state.domains[0]}", "ipv4": state.dns.ip},
                 ],

@@ -55,6 +55,13 @@ def mail_common_fleet_hosts(groups: Any) -> list[str]:
     return sorted({h for t in TIERS for h in (groups or {}).get(t) or []})
 
 
+def mail_common_tier_hosts(hosts: Any, hostvars: Any, tiers: Any) -> list[str]:
+    """Those of ``hosts`` that play any of ``tiers`` (read from their inventory groups), in
+    order: the hosts of a play that run Postfix, say, when the play spans the whole fleet."""
+    wanted = set(tiers or [])
+    return [h for h in hosts or [] if wanted & set(mail_common_tiers(hostvars[h].get("group_names")))]
+
+
 def mail_common_fleet_address(host: str, hostvars: Any) -> str:
     """The address other fleet hosts reach ``host`` at: its mail_common_fleet_address, else
     its public mail_dns_ipv4, else ansible_host, else its inventory name."""
@@ -89,6 +96,7 @@ class FilterModule:
             "mail_common_file_differs": mail_common_file_differs,
             "mail_common_tiers": mail_common_tiers,
             "mail_common_fleet_hosts": mail_common_fleet_hosts,
+            "mail_common_tier_hosts": mail_common_tier_hosts,
             "mail_common_fleet_address": mail_common_fleet_address,
             "mail_common_fleet_addresses": mail_common_fleet_addresses,
             "mail_common_cidr": mail_common_cidr,

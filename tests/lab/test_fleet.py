@@ -1,0 +1,170 @@
+"""The shipped fleet topology end to end: two MX (mx2 the backup), a mailbox backend and a
+submission/outbound host, Debian 12 and 13 mixed. It converges (and a second run changes
+nothing), passes verify on every tier, publishes MX for the mx tier only, keeps the backend's
+fleet ports to the fleet, and a backup MX queues mail while the backend is down and hands it
+on when the backend is back."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import dns.resolver
+import pytest
+from docker import DockerClient
+
+from harness.config import Paths
+from harness.lab.lab import Lab
+from harness.lab.zones import publish_lab_zones
+from harness.provision import PlaybookResult, run_site
+from harness.remote import inventory_host
+from harness.verify.suite.helpers import assert_delivered, inbound
+from harness.verify.targets import Target, load_targets
+from tests.lab.conftest import run_cli
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+FLEET_LAB = "t-fleet"
+#: The backend's TCP services for the other tiers: LMTP, SASL auth, quota-status.
+FLEET_PORTS = {"lmtp": 24, "auth": 12345, "quota-status": 12340}
+
+
+@pytest.fixture(scope="module")
+def fleet(engine: DockerClient, lab_paths: Paths) -> Iterator[dict[str, Any]]:
+    topology = resources.files("harness.lab").joinpath("fleet-topology.yml")
+    data = run_cli("lab", "up", "--lab", FLEET_LAB, "--topology", str(topology))
+    yield data
+    Lab(engine, lab_paths, FLEET_LAB).down()
+
+
+@pytest.fixture(scope="module")
+def inventory(fleet: dict[str, Any]) -> str:
+    return str(fleet["state"]["inventory"])
+
+
+@pytest.fixture(scope="module")
+def converged(fleet: dict[str, Any], inventory: str, lab_paths: Paths) -> PlaybookResult:
+    result = run_site(lab_paths.project, inventory)
+    assert result.success, result.output[-5000:]
+    publish_lab_zones(FLEET_LAB)  # DNS serves the DKIM key the converge made
+    return result
+
+
+@pytest.fixture(scope="module")
+def targets(converged: PlaybookResult, inventory: str) -> dict[str, Target]:
+    return {t.name: t for t in load_targets(inventory)}
+
+
+def _ip(fleet: dict[str, Any], name: str) -> str:
+    return str(next(h["ip"] for h in fleet["state"]["hosts"] if h["name"] == name))
+
+
+def test_fleet_converges_and_a_second_run_changes_nothing(
+    converged: PlaybookResult, inventory: str, lab_paths: Paths
+) -> None:
+    assert sorted(converged.hosts) == ["mbox", "mx1", "mx2", "out"]
+    again = run_site(lab_paths.project, inventory)
+    assert again.success, again.output[-3000:]
+    assert again.changed == 0, again.changed_tasks
+
+
+def test_verify_passes_with_each_check_on_the_tiers_that_offer_it(
+    converged: PlaybookResult,
+) -> None:
+    report = run_cli("verify", "--lab", FLEET_LAB)
+    assert report["ok"], [r for r in report["results"] if r["outcome"] == "failed"]
+
+    def hosts(check: str) -> set[str]:
+        return {r["host"] for r in report["results"] if r["check"] == check}
+
+    def passed(check: str) -> set[str]:
+        return {
+            r["host"] for r in report["results"] if (r["check"], r["outcome"]) == (check, "passed")
+        }
+
+    # Mail to the domain lands on the backend whichever MX takes it (read there over IMAP).
+    assert passed("test_inbound_to_mailbox") >= {"mx1", "mx2"}
+    assert passed("test_inbound_to_catch_all") >= {"mx1", "mx2"}
+    assert hosts("test_imap_login_without_tls_is_refused") == {"mbox"}
+    assert passed("test_submitted_mail_is_signed_with_the_active_key") == {"out"}
+    assert hosts("test_wrong_password_is_refused") == {"out"}  # SASL asked of the backend
+    assert passed("test_quota_status_only_where_configured") == {"mbox"}
+    # Postfix only where a tier needs it, Dovecot only on the backend, and every port
+    # listening exactly where offered (no IMAP on an MX, no SMTP on the backend).
+    for check in (
+        "test_daemon_runs_exactly_where_its_tiers_are[dovecot]",
+        "test_daemon_runs_exactly_where_its_tiers_are[postfix]",
+        "test_port_listening_exactly_when_offered[imaps]",
+        "test_port_listening_exactly_when_offered[smtp]",
+    ):
+        assert passed(check) == {"mx1", "mx2", "mbox", "out"}, check
+
+
+def test_dns_publishes_the_mx_tier_as_mx_with_the_backup_second(
+    fleet: dict[str, Any], converged: PlaybookResult
+) -> None:
+    ask = dns.resolver.Resolver(configure=False)
+    ask.nameservers, ask.port = ["127.0.0.1"], int(fleet["state"]["dns"]["port"])
+    mx = sorted((r.preference, str(r.exchange)) for r in ask.resolve("example.test", "MX"))
+    assert mx == [(10, "mx1.example.test."), (20, "mx2.example.test.")]
+    spf = "".join(s.decode() for r in ask.resolve("example.test", "TXT") for s in r.strings)
+    assert f"ip4:{_ip(fleet, 'out')}" in spf
+    assert f"ip4:{_ip(fleet, 'mbox')}" not in spf  # the backend sends nothing
+
+
+def test_backend_fleet_ports_answer_the_fleet_only(
+    fleet: dict[str, Any], inventory: str, converged: PlaybookResult
+) -> None:
+    mbox = _ip(fleet, "mbox")
+    # From this machine (the lab bridge's gateway, not a fleet host): a TCP reset.
+    for name, port in FLEET_PORTS.items():
+        try:
+            socket.create_connection((mbox, port), timeout=5).close()
+        except ConnectionRefusedError:
+            continue
+        pytest.fail(f"{name} ({port}) on the backend answers a host outside the fleet")
+    # From an MX: LMTP greets.
+    lmtp = (mbox, FLEET_PORTS["lmtp"])
+    probe = (
+        f"import socket; s = socket.create_connection({lmtp!r}, timeout=5); "
+        "print(s.recv(200).decode().strip())"
+    )
+    greeting = inventory_host("mx1", inventory).check_output(f'python3 -c "{probe}"')
+    assert greeting.startswith("220 "), greeting
+
+
+def _queue(host: Any) -> list[dict[str, Any]]:
+    """The host's Postfix queue, one entry per message (postqueue -j)."""
+    return [json.loads(line) for line in host.check_output("postqueue -j").splitlines() if line]
+
+
+def test_backup_mx_queues_while_the_backend_is_down_and_delivers_when_it_returns(
+    targets: dict[str, Target], inventory: str
+) -> None:
+    mbox, mx2 = inventory_host("mbox", inventory), inventory_host("mx2", inventory)
+    accounts = targets["mx2"].accounts
+    assert _queue(mx2) == []
+    mbox.check_output("systemctl stop dovecot")
+    try:
+        # Accepted (250) with the backend down: RCPT's quota check does not wait for it.
+        msg = inbound(targets["mx2"], accounts.mailbox)
+        deadline = time.monotonic() + 30
+        while not (held := [q for q in _queue(mx2) if q["queue_name"] == "deferred"]):
+            assert time.monotonic() < deadline, f"not deferred on the backup MX: {_queue(mx2)}"
+            time.sleep(0.5)
+        reasons = [r.get("delay_reason", "") for q in held for r in q["recipients"]]
+        assert any("Connection refused" in r for r in reasons), reasons
+    finally:
+        mbox.check_output("systemctl start dovecot")
+    # The backend is back: the next queue run (forced here, instead of waiting for it) hands
+    # the message on, and it lands once.
+    mx2.check_output("postqueue -f")
+    assert_delivered(targets["mx2"], accounts.mailbox, accounts.password, msg)
+    deadline = time.monotonic() + 30
+    while _queue(mx2):
+        assert time.monotonic() < deadline, _queue(mx2)
+        time.sleep(0.5)
