@@ -4,6 +4,7 @@
 #   make bench  the standard bench set on a bench lab; results in bench-results/
 #   make chaos  every fault scenario under load on a lab of its own; results in bench-results/
 #   make soak   30 min at 70 % of the measured peak on a lab of its own; results in bench-results/
+#   make fleet  rolling update and an MX killed, under load, on a fleet lab; results in bench-results/
 #   make lint   ruff, mypy, yamllint, ansible-lint
 
 SHELL := /bin/bash
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha256sum |
 KEEP ?=
 PYTEST_ARGS ?=
 
-.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down bench chaos soak
+.PHONY: all demo test test-unit test-lab lint engine venv clean lab-down bench chaos soak fleet
 
 all: test
 
@@ -61,6 +62,17 @@ soak: engine
 	$(BIN)/mailstack converge --lab soak
 	$(BIN)/mailstack soak --lab soak --out bench-results/soak.json; \
 	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --lab soak; exit $$rc
+
+# The shipped fleet (2 MX, backend, submission/outbound): converged cold and warm (timed), then
+# playbooks/rolling.yml and an MX killed hard, each under 20 msg/s through both MX;
+# bench-results/fleet.json, .html and .md.
+fleet: engine
+	$(BIN)/mailstack lab up --lab fleet --topology harness/lab/fleet-topology.yml
+	$(BIN)/mailstack converge --lab fleet
+	$(BIN)/mailstack converge --lab fleet --timed-reruns 2 --json > bench-results/fleet-converge.json \
+	  && $(BIN)/mailstack fleet run --lab fleet --rate 20 --seconds 180 --fault-at 20 --down-for 30 \
+	       --out bench-results/fleet.json; \
+	  rc=$$?; [ -n "$(KEEP)" ] || $(BIN)/mailstack lab down --lab fleet; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check harness tests roles

@@ -23,6 +23,7 @@ from harness.converge import converge_site, reconverge_timed
 from harness.dkim.cli import dkim
 from harness.dns.cli import dns
 from harness.errors import MailstackError
+from harness.fleet.cli import fleet
 from harness.fuzz.cli import fuzz_cmd
 from harness.lab.cli import lab, print_status
 from harness.lab.engine import cgroup_version, ensure_engine
@@ -62,6 +63,7 @@ cli.add_command(preflight)
 cli.add_command(chaos)
 cli.add_command(fuzz_cmd)
 cli.add_command(soak_cmd)
+cli.add_command(fleet)
 
 
 @cli.command()

@@ -15,11 +15,13 @@ __all__ = [
     "DkimError",
     "DnsError",
     "EngineUnavailableError",
+    "FleetError",
     "FuzzError",
     "InventoryError",
     "LabError",
     "LabNotUpError",
     "MailstackError",
+    "MetricsError",
     "MirrorError",
     "PreflightError",
     "SoakError",
@@ -130,11 +132,30 @@ class SoakError(MailstackError, RuntimeError):
     exit_code = 6
 
 
+class FleetError(MailstackError, RuntimeError):
+    """A fleet scenario lost a message, its rolling update or its fault failed, or the lab is
+    not a fleet (names the host, the step or the option, and how to mend it)."""
+
+    exit_code = 6
+
+
 class FuzzError(MailstackError, RuntimeError):
     """A fuzz run found a crash, a dead service, an uncompleted message delivered or memory
     that grew without bound; or it was given bad limits."""
 
     exit_code = 6
+
+
+class MetricsError(MailstackError, RuntimeError):
+    """A metrics server (Prometheus' HTTP API) could not be asked or gave no usable answer; the
+    message names the URL asked and what went wrong."""
+
+    exit_code = 6
+
+    def __init__(self, url: str, problem: str, *, hint: str | None = None) -> None:
+        self.url = url
+        self.problem = problem
+        super().__init__(f"{url}: {problem}", hint=hint)
 
 
 class PreflightError(MailstackError, ValueError):

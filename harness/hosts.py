@@ -5,16 +5,24 @@ over role defaults, per-OS vars and facts), in one ansible-playbook run."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.ansiblecmd import ansible_error, no_hosts_error, run_playbook
+from harness.ansiblecmd import (
+    ansible_bin,
+    ansible_env,
+    ansible_error,
+    check_inventory_source,
+    no_hosts_error,
+    run_playbook,
+)
 from harness.config import paths
 from harness.errors import InventoryError
 
-__all__ = ["resolve_hosts"]
+__all__ = ["inventory_groups", "resolve_hosts"]
 
 _RESOLVE_TAG = "mailstack_resolve"
 
@@ -52,3 +60,31 @@ def resolve_hosts(inventory: str, limit: str | None = None) -> dict[str, dict[st
     if not found:
         raise no_hosts_error(inventory, limit)
     return found
+
+
+def inventory_groups(inventory: str) -> dict[str, list[str]]:
+    """Group name -> its hosts (children's included), in the inventory's order."""
+    check_inventory_source(inventory)
+    done = subprocess.run(
+        [ansible_bin("ansible-inventory"), "-i", inventory, "--list"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=ansible_env(),
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise InventoryError(
+            f"cannot read the groups of {inventory}: {ansible_error(done.stdout + done.stderr)}",
+            hint=f"ansible-inventory -i {inventory} --graph shows what Ansible reads",
+        )
+    data: dict[str, Any] = json.loads(done.stdout)
+
+    def members(group: str) -> list[str]:
+        entry = data.get(group) or {}
+        hosts = list(entry.get("hosts") or [])
+        for child in entry.get("children") or []:
+            hosts += [h for h in members(child) if h not in hosts]
+        return hosts
+
+    return {group: members(group) for group in data if group != "_meta"}

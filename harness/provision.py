@@ -64,9 +64,11 @@ def run_site(
     tags: str | None = None,
     extra_vars: list[str] | None = None,
     limit: str | None = None,
+    playbook_name: str = "site.yml",
 ) -> PlaybookResult:
-    """Run ``playbooks/site.yml`` on ``inventory`` from the project folder (its ansible.cfg)."""
-    playbook = project / "playbooks" / "site.yml"
+    """Run ``playbooks/site.yml`` (or another of the project's playbooks: rolling.yml) on
+    ``inventory`` from the project folder (its ansible.cfg)."""
+    playbook = project / "playbooks" / playbook_name
     if not playbook.is_file():
         raise MailstackError(f"no playbook at {playbook}", hint="run from the mailstack project")
     cmd: list[str] = []
@@ -93,7 +95,8 @@ def run_site(
         raise no_hosts_error(inventory, limit)
     if result.returncode != 0 and not result.hosts:
         raise InventoryError(
-            f"playbooks/site.yml could not start on {inventory}: {ansible_error(result.output)}",
+            f"playbooks/{playbook_name} could not start on {inventory}: "
+            f"{ansible_error(result.output)}",
             hint=f"check it with ansible-inventory -i {inventory} --graph",
         )
     return result

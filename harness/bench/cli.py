@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -17,6 +18,7 @@ from harness.bench.campaign_cli import campaign_cmd
 from harness.bench.cli_common import (
     delivery_host,
     finish,
+    mailbox_host,
     min_accepted_option,
     save,
     target_options,
@@ -25,10 +27,13 @@ from harness.bench.outbound_ab import outbound_ab_cmd
 from harness.bench.spec import BenchSpec, SizeDistribution
 from harness.bench.targets import resolve_target
 from harness.config import paths
-from harness.errors import BenchFailedError
+from harness.errors import BenchError, BenchFailedError
 from harness.lab.require import require_lab
 from harness.options import json_option, lab_option, out_option, print_json
-from harness.ui import console
+from harness.ui import console, step
+
+if TYPE_CHECKING:
+    from harness.bench.generators import RemoteGenerators
 
 __all__ = ["bench", "report_cmd"]
 
@@ -68,6 +73,14 @@ bench.add_command(outbound_ab_cmd)
 @click.option("--rcpts", default=1, show_default=True, help="Recipients per message.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes.")
 @click.option(
+    "--generators",
+    type=int,
+    default=0,
+    help="Spread the run over this many hosts of the inventory's group 'generators' (installed "
+    "there by playbooks/generators.yml), started together; their counts and HDR histograms "
+    "merged into one result (0: generate here).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["pipelined", "aiosmtplib"]),
     default="pipelined",
@@ -95,6 +108,7 @@ def run_cmd(
     size: str,
     rcpts: int,
     workers: int,
+    generators: int,
     engine: str,
     no_pipelining: bool,
     baseline: str | None,
@@ -123,6 +137,7 @@ def run_cmd(
         pipelining=not no_pipelining,
     )
     tracked = None if no_delivery else delivery_host(target)
+    remote = _generators(generators, target.inventory, spec, baseline) if generators else None
     data = run_scenario(
         "run",
         spec,
@@ -131,10 +146,49 @@ def run_cmd(
         maildir_root=target.host.mail_root if target.host is not None else None,
         baseline=PostfixTools(paths().tools) if baseline else None,
         container=None if tracked is None else target.container,
+        runner=None if remote is None else remote.run,
+        mailbox_host=None if tracked is None else mailbox_host(target),
     )
+    if remote is not None:
+        from harness.bench.generators import merge  # noqa: PLC0415
+
+        data["generators"] = remote.to_json(merge(remote.parts))  # type: ignore[typeddict-unknown-key]
     if out:
         save(data, out, report=False)
     finish("bench run", data, min_accepted, as_json)
+
+
+def _generators(
+    count: int, inventory: str | None, spec: BenchSpec, baseline: str | None
+) -> RemoteGenerators:
+    """The generator hosts, the bench's generator installed on them (playbooks/generators.yml)."""
+    from harness.bench.generators import RemoteGenerators  # noqa: PLC0415
+    from harness.bench.remote import encode_spec  # noqa: PLC0415
+    from harness.provision import run_site  # noqa: PLC0415
+
+    if inventory is None:
+        raise BenchError(
+            "--generators needs an inventory with a group 'generators' (-i, or --lab)",
+            hint="a URL alone names no generator hosts",
+        )
+    if baseline:
+        raise BenchError("--generators with --baseline: the baseline runs on this machine only")
+    encode_spec(spec)  # a campaign cannot travel: say so before anything is installed
+    remote = RemoteGenerators.of(inventory, count)
+    with step(f"install the generator on {', '.join(remote.hosts)}"):
+        done = run_site(
+            paths().project,
+            inventory,
+            playbook_name="generators.yml",
+            limit=",".join(remote.hosts),
+        )
+        if not done.success:
+            raise BenchError(
+                f"playbooks/generators.yml failed on {', '.join(remote.hosts)}",
+                hint=f"ansible-playbook -i {inventory} playbooks/generators.yml shows why:\n"
+                + done.output[-1500:],
+            )
+    return remote
 
 
 @bench.command("standard")

@@ -19,7 +19,14 @@ from harness.ui import err_console
 if TYPE_CHECKING:
     from testinfra.host import Host
 
-__all__ = ["delivery_host", "finish", "min_accepted_option", "save", "target_options"]
+__all__ = [
+    "delivery_host",
+    "finish",
+    "mailbox_host",
+    "min_accepted_option",
+    "save",
+    "target_options",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -64,6 +71,16 @@ def delivery_host(target: BenchTarget) -> Host | None:
     if target.host is None or target.inventory is None:
         return None
     return inventory_host(target.host.name, target.inventory)
+
+
+def mailbox_host(target: BenchTarget) -> Host | None:
+    """A connection to the host that holds ``target``'s mailboxes when that is another host
+    (a fleet's backend behind its MX); None when they are on the target itself."""
+    from harness.remote import inventory_host  # noqa: PLC0415 -- testinfra, only when tracking
+
+    if target.host is None or target.inventory is None or target.host.mailboxes is None:
+        return None
+    return inventory_host(target.host.mailboxes.name, target.inventory)
 
 
 def finish(label: str, data: BenchResult, min_accepted: float | None, as_json: bool) -> None:

@@ -25,10 +25,15 @@ from harness.bench.spec import BenchSpec
 from harness.errors import BenchError
 from harness.smtp.message import SENT_HEADER, TOKEN_HEADER
 
-__all__ = ["Progress", "RunResult", "build_message", "run_bench"]
+__all__ = ["Progress", "RunResult", "Runner", "build_message", "run_bench"]
 
 #: (attempted, accepted, failed) so far
 Progress = Callable[[int, int, int], None]
+
+
+#: What runs a spec and gives back its merged metrics: run_bench here, or RemoteGenerators.run
+#: on generator hosts (spec, engine, progress).
+Runner = Callable[["BenchSpec", str, "Progress | None"], "RunResult"]
 _LINE = 76
 
 

@@ -23,7 +23,7 @@ from harness.bench.delivery import (
     wait_for_drain,
 )
 from harness.bench.fingerprint import local_fingerprint, remote_fingerprint
-from harness.bench.generator import RunResult, run_bench
+from harness.bench.generator import Runner, RunResult, run_bench
 from harness.bench.metrics import Outcome
 from harness.bench.model import Baseline, BenchRun, Delivery, Environment
 from harness.bench.result import run_json
@@ -71,11 +71,15 @@ def run_scenario(
     warmup: int = 0,
     repeats: int = 1,
     container: str | None = None,
+    runner: Runner | None = None,
+    mailbox_host: Host | None = None,
 ) -> BenchRun:
     """Run ``spec``; with ``host`` also track the queue and, under ``maildir_root`` (the
     host's mail root from its inventory; None: no Maildir scan), delivery. With ``container``
     (the lab container of ``host``) also break the server's CPU and fsyncs down by component
-    over the run and its drain.
+    over the run and its drain. ``mailbox_host``: where the Maildirs are when not on ``host``
+    (a fleet's backend behind its MX). ``runner`` runs the spec instead of this process's generator
+    (RemoteGenerators.run: the spec spread over generator hosts, merged).
 
     ``warmup`` messages go first and are not counted: they open the way past first-contact
     costs (postscreen's greeting test caches a client for a day) that would otherwise fall on
@@ -103,7 +107,7 @@ def run_scenario(
         sampler or nullcontext(),
         cost or nullcontext(),
     ):
-        run = run_bench(spec, engine, progress=update)
+        run = (runner or run_bench)(spec, engine, update)
         ended = run.started + run.seconds
         drain = wait_for_drain(host, drain_timeout, since=ended) if host is not None else None
     environment: Environment = {"client": local_fingerprint()}
@@ -111,7 +115,9 @@ def run_scenario(
     if host is not None and sampler is not None:
         report = still_queued = None
         if maildir_root:
-            report = scan_maildirs(host, run.metrics.accepted_tokens, run.started, maildir_root)
+            report = scan_maildirs(
+                mailbox_host or host, run.metrics.accepted_tokens, run.started, maildir_root
+            )
             still_queued = queued_reasons(host) if report.missing else None
         accepted = run.metrics.buckets[Outcome.ACCEPTED]
         delivery = delivery_json(

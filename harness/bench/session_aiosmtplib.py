@@ -28,6 +28,7 @@ class AiosmtplibSession(Session):
             tls_context=tls_context(t),
             timeout=self.timeout,
             local_hostname=self.helo,
+            source_address=(t.source, 0) if t.source else None,
         )
         try:
             started = time.monotonic()

@@ -85,6 +85,7 @@ class PipelinedSession(Session):
                     t.port,
                     ssl=tls_context(t) if t.implicit_tls else None,
                     server_hostname=(t.tls_name or t.host) if t.implicit_tls else None,
+                    local_addr=(t.source, 0) if t.source else None,
                 ),
                 self.timeout,
             )

@@ -18,7 +18,8 @@ _SCHEMES = {"smtp": 25, "smtps": 465, "submission": 587}
 class TargetURL:
     """``smtp://host:port`` (optionally ``?starttls=1``), ``smtps://`` (implicit TLS) or
     ``submission://`` (STARTTLS required, AUTH). ``?tls_name=`` checks the certificate against
-    another name than the host; ``?ca=`` trusts a CA file."""
+    another name than the host; ``?ca=`` trusts a CA file; ``?source=`` connects from that
+    address."""
 
     scheme: str
     host: str
@@ -29,6 +30,8 @@ class TargetURL:
     password: str = ""
     tls_name: str = ""
     ca_file: str = ""
+    #: the address to connect from (``?source=``; "": the system's choice)
+    source: str = ""
 
     @property
     def tls(self) -> bool:
@@ -64,6 +67,7 @@ def parse_target(url: str) -> TargetURL:
         password=unquote(parts.password or ""),
         tls_name=query.get("tls_name", ""),
         ca_file=query.get("ca", ""),
+        source=query.get("source", ""),
     )
 
 

@@ -14,7 +14,7 @@ from harness.bench.tables import Cell, Table, sig
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["chaos_table", "scenario_png", "write_chaos_report"]
+__all__ = ["chaos_table", "scenario_png", "write_chaos_report", "write_scenarios_page"]
 
 
 def _failures(clients: Mapping[str, Any]) -> str:
@@ -160,9 +160,11 @@ def _header(data: Mapping[str, Any]) -> Header:
     )
 
 
-def write_chaos_report(data: Mapping[str, Any], out_dir: Path, stem: str = "chaos") -> Path:
-    """``stem``.html (table and plots) and ``stem``.md (the table) in ``out_dir``; returns the
-    page's path."""
+def write_scenarios_page(
+    head: Header, table: Table, results: Sequence[Mapping[str, Any]], note: str, page: Path
+) -> Path:
+    """``page`` (HTML: the header, ``table``, one plot per result, ``note`` over the plots) and
+    the Markdown of the table beside it; returns the page."""
     from harness.bench.report import (  # noqa: PLC0415 -- matplotlib behind it
         figure,
         header_html,
@@ -171,23 +173,33 @@ def write_chaos_report(data: Mapping[str, Any], out_dir: Path, stem: str = "chao
         md_table,
     )
 
-    table = chaos_table(data["results"])
     plots = "".join(
         figure(scenario_png(r), f"Accepted and delivered over time: {r['scenario']}")
-        for r in data["results"]
+        for r in results
     )
-    head = _header(data)
     body = (
         header_html(head)
         + html_table(table)
-        + "<section><h2>Over time</h2><p class='note'>Top: messages accepted (the clients' "
-        "250s, retries included) and delivered into the Maildir per second. Bottom: the "
-        "clients' attempts that did not get a 250.</p>" + plots + "</section>"
+        + f"<section><h2>Over time</h2><p class='note'>{note}</p>"
+        + plots
+        + "</section>"
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    page = out_dir / f"{stem}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(html_document(head.title, body))
-    (out_dir / f"{stem}.md").write_text(
+    page.with_suffix(".md").write_text(
         "\n".join([f"# {head.title}", "", head.measured, "", *md_table(table)])
     )
     return page
+
+
+def write_chaos_report(data: Mapping[str, Any], out_dir: Path, stem: str = "chaos") -> Path:
+    """``stem``.html (table and plots) and ``stem``.md (the table) in ``out_dir``; returns the
+    page's path."""
+    return write_scenarios_page(
+        _header(data),
+        chaos_table(data["results"]),
+        data["results"],
+        "Top: messages accepted (the clients' 250s, retries included) and delivered into the "
+        "Maildir per second. Bottom: the clients' attempts that did not get a 250.",
+        out_dir / f"{stem}.html",
+    )

@@ -26,7 +26,7 @@ from harness.lab.require import require_lab
 from harness.lab.state import HostState, LabState
 from harness.verify.targets import Target, load_targets
 
-__all__ = ["ChaosLab", "Load", "postfix_seconds", "run_scenario"]
+__all__ = ["ChaosLab", "Load", "client_recovery", "per_second", "postfix_seconds", "run_scenario"]
 
 #: how long the queues get to empty after the load (on top of Postfix's own retry delay for a
 #: deferred message), and the Maildirs to show the last copies
@@ -101,13 +101,13 @@ def _maildir(target: Target, address: str) -> str:
     return f"{target.mail_root}/{domain}/{local}/Maildir"
 
 
-def _timeline(times: list[float]) -> list[list[float]]:
+def per_second(times: list[float]) -> list[list[float]]:
     """Per-second counts: [[second, count], ...]."""
     counts = Counter(int(t) for t in times if t >= 0)
     return [[s, counts[s]] for s in range(max(counts, default=-1) + 1)]
 
 
-def _recovery(log: SendLog, injected: float) -> dict[str, float | None]:
+def client_recovery(log: SendLog, injected: float) -> dict[str, float | None]:
     """What the clients saw of the fault: the first 250 after it, the first failure after
     it, and how long from that failure to the next 250 (0: no client saw a failure)."""
     after = [a for a in log.attempts if a.at >= injected]
@@ -243,15 +243,7 @@ def _result(
             "sessions": load.sessions,
             "messages": plan.messages,
         },
-        "clients": {
-            "attempts": len(log.attempts),
-            "retries": log.retries,
-            "accepted": len(log.accepted),
-            "rejected": len(log.rejected),
-            "gave_up": len(log.gave_up),
-            "failures": log.failures(),
-            "seconds": round(log.seconds, 2),
-        },
+        "clients": log.counts(),
         "server": {
             "delivered": len(set(log.accepted) & set(copies)),
             "duplicates": sum(n - 1 for n in duplicates.values()),
@@ -264,10 +256,10 @@ def _result(
             "drained": drain is not None,
             "still_queued": still,
         },
-        "recovery": _recovery(log, injected),
+        "recovery": client_recovery(log, injected),
         "timeline": {
-            "accepted": _timeline(list(log.accepted.values())),
-            "failed": _timeline([a.at for a in log.attempts if a.outcome != "accepted"]),
-            "delivered": _timeline([min(c) - t0 for c in copies.values()]),
+            "accepted": per_second(list(log.accepted.values())),
+            "failed": per_second([a.at for a in log.attempts if a.outcome != "accepted"]),
+            "delivered": per_second([min(c) - t0 for c in copies.values()]),
         },
     }

@@ -22,7 +22,14 @@ from harness.bench.generator import build_message
 from harness.bench.metrics import Metrics, Outcome
 from harness.bench.spec import TargetURL
 
-__all__ = ["Attempt", "BackgroundSend", "SendLog", "SendPlan", "send_with_retries"]
+__all__ = [
+    "Attempt",
+    "BackgroundSend",
+    "SendLog",
+    "SendPlan",
+    "attempt_counter",
+    "send_with_retries",
+]
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,20 @@ class SendPlan:
     give_up_after: float = 300.0
     #: what each message's token starts with (then a random run id and a counter): the tool
     label: str = "chaos"
+    #: more servers for the same mail, as a domain's further MX hosts: client session i starts
+    #: at server i (of target, then these, in turn) and, as a sending MTA does, goes on to the
+    #: next one when a server does not let it in (refused, reset, no greeting, a 4xx at it)
+    fallbacks: tuple[TargetURL, ...] = ()
 
     @property
     def messages(self) -> int:
         return max(1, round(self.rate * self.seconds))
+
+    def servers(self, session: int) -> tuple[TargetURL, ...]:
+        """The servers client session ``session`` tries, in its order."""
+        every = (self.target, *self.fallbacks)
+        first = session % len(every)
+        return every[first:] + every[:first]
 
 
 @dataclass(frozen=True)
@@ -78,10 +95,24 @@ class SendLog:
     gave_up: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     seconds: float = 0.0
+    #: token -> the server (host:port) that gave it its 250
+    via: dict[str, str] = field(default_factory=dict)
 
     @property
     def retries(self) -> int:
         return len(self.attempts) - len(self.recipient)
+
+    def counts(self) -> dict[str, object]:
+        """What the clients saw, for a result: tries, retries, outcomes, failures by kind."""
+        return {
+            "attempts": len(self.attempts),
+            "retries": self.retries,
+            "accepted": len(self.accepted),
+            "rejected": len(self.rejected),
+            "gave_up": len(self.gave_up),
+            "failures": self.failures(),
+            "seconds": round(self.seconds, 2),
+        }
 
     def failures(self) -> dict[str, int]:
         """Attempts that did not end in a 250, by outcome (``temp_failed:421``, ``timeout``...)."""
@@ -151,9 +182,24 @@ class _Sender:
             backoff = min(self.plan.retry_max, self.plan.retry_min * 2**due.tries)
             self._push(_Due(self._now() + backoff, due.index, due.tries + 1))
 
-    async def _worker(self) -> None:
+    async def _open(self, servers: tuple[TargetURL, ...]) -> tuple[Session, TargetURL]:
+        """A session with the first of ``servers`` that lets the client in; the last one's
+        failure when none does."""
+        for server in servers[:-1]:
+            try:
+                return await open_session(
+                    "pipelined", server, self.metrics, self.plan.timeout
+                ), server
+            except (SessionError, OSError):
+                continue
+        last = servers[-1]
+        return await open_session("pipelined", last, self.metrics, self.plan.timeout), last
+
+    async def _worker(self, number: int) -> None:
         session: Session | None = None
         plan = self.plan
+        servers = plan.servers(number)
+        server = servers[0]
         try:
             while (due := await self._next()) is not None:
                 token = self.tokens[due.index]
@@ -163,9 +209,7 @@ class _Sender:
                 sent = self.log.sent_at.setdefault(token, time.time())
                 try:
                     if session is None:
-                        session = await open_session(
-                            "pipelined", plan.target, self.metrics, plan.timeout
-                        )
+                        session, server = await self._open(servers)
                     data = build_message(plan.sender, [rcpt], plan.size, token, sent)
                     result = await session.send(plan.sender, [rcpt], data)
                 except (SessionError, OSError) as exc:
@@ -175,6 +219,8 @@ class _Sender:
                         await session.close()
                     session = None
                     continue
+                if result.bucket == Outcome.ACCEPTED:
+                    self.log.via[token] = server.display
                 self._record(due, result.bucket, result.code)
                 if result.session_closed or result.bucket != Outcome.ACCEPTED:
                     # A client that got a 4xx opens a new connection for its next try.
@@ -191,7 +237,7 @@ class _Sender:
 
     async def run(self) -> SendLog:
         await self._feed()
-        await asyncio.gather(*(self._worker() for _ in range(self.plan.sessions)))
+        await asyncio.gather(*(self._worker(i) for i in range(self.plan.sessions)))
         self.log.seconds = self._now()
         return self.log
 
@@ -233,3 +279,15 @@ class BackgroundSend:
         if self._log is None:
             raise TimeoutError("the clients did not finish")
         return self._log
+
+
+def attempt_counter(update: Callable[[int, int, int], None]) -> Callable[[Attempt], None]:
+    """An on_attempt that feeds a progress bar's (attempted, accepted, failed) update."""
+    counts = {"attempted": 0, "accepted": 0, "failed": 0}
+
+    def attempt(a: Attempt) -> None:
+        counts["attempted"] += 1
+        counts["accepted" if a.outcome == Outcome.ACCEPTED else "failed"] += 1
+        update(counts["attempted"], counts["accepted"], counts["failed"])
+
+    return attempt

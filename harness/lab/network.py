@@ -151,3 +151,28 @@ def install_egress_rule(lab: str) -> None:
 
 def remove_egress_rule(lab: str) -> int:
     return remove_rule(egress_rule(lab))
+
+
+def outside_address(subnet: str) -> str:
+    """The lab's stand-in for a sender out on the internet: the subnet's last usable address,
+    on this machine's side of the lab bridge. Traffic from it is told apart from the admin's
+    own (verify and monitoring come from the gateway), as a drained MX must tell them apart."""
+    net = ipaddress.ip_network(subnet)
+    return str(net.broadcast_address - 1)
+
+
+def ensure_outside_address(lab: str, subnet: str) -> str:
+    """Put outside_address on the lab's bridge (once; it goes with the bridge at lab down)."""
+    address = outside_address(subnet)
+    done = subprocess.run(
+        ["ip", "addr", "replace", f"{address}/32", "dev", bridge_name(lab)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LabError(
+            f"could not add {address} to the bridge of lab {lab!r}: {done.stderr.strip()}",
+            hint="the lab needs root (ip addr on its own bridge)",
+        )
+    return address

@@ -154,23 +154,16 @@ def _run_with_progress(
     """The run under the bench's progress bar (attempts, 250s, failures, the mean rate); its
     later steps as lines above it."""
     from harness.bench.scenario import send_progress  # noqa: PLC0415 -- the bench's own bar
-    from harness.chaos.sender import Attempt  # noqa: PLC0415
+    from harness.chaos.sender import attempt_counter  # noqa: PLC0415
     from harness.soak.run import run_soak  # noqa: PLC0415
 
     total = target.send_plan(rate, plan.seconds, plan.sessions).messages
     with send_progress(f"soak at {rate:.1f} msg/s", total) as update:
-        counts = {"attempted": 0, "accepted": 0, "failed": 0}
-
-        def attempt(a: Attempt) -> None:
-            counts["attempted"] += 1
-            counts["accepted" if a.outcome == "accepted" else "failed"] += 1
-            update(counts["attempted"], counts["accepted"], counts["failed"])
-
         return run_soak(
             target,
             plan,
             rate,
             peak,
-            on_attempt=attempt,
+            on_attempt=attempt_counter(update),
             on_phase=lambda text: err_console.print(f"soak: {text}"),
         )

@@ -94,12 +94,7 @@ def soak_result(plan: SoakPlan, rate: float, peak: Peak | None, seen: Observed) 
         "still_queued": seen.still_queued,
     }
     clients = {
-        "accepted": len(log.accepted),
-        "rejected": len(log.rejected),
-        "gave_up": len(log.gave_up),
-        "retries": log.retries,
-        "failures": log.failures(),
-        "seconds": round(log.seconds, 2),
+        **log.counts(),
         # past the planned end: the last messages' latency, or a backlog the stack built
         "late_s": round(max(0.0, log.seconds - plan.seconds), 2),
         "late_allowed_s": _late_allowed(plan),

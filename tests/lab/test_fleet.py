@@ -11,12 +11,14 @@ import socket
 import time
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import dns.resolver
 import pytest
 from docker import DockerClient
 
+from harness.bench.stats import histogram, summary
 from harness.config import Paths
 from harness.lab.lab import Lab
 from harness.lab.zones import publish_lab_zones
@@ -168,3 +170,87 @@ def test_backup_mx_queues_while_the_backend_is_down_and_delivers_when_it_returns
     while _queue(mx2):
         assert time.monotonic() < deadline, _queue(mx2)
         time.sleep(0.5)
+
+
+def test_rolling_update_under_load_loses_nothing(
+    converged: PlaybookResult, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """mx2 drained (its open sessions reset after the grace period), converged, verified and
+    put back while 15 msg/s go to the domain through both MX: the clients cut off go on to mx1,
+    and every message that got a 250 is on the backend."""
+    out = tmp_path_factory.mktemp("fleet") / "rolling.json"
+    args = ["--scenario", "rolling", "--limit", "mx2", "--rate", "15", "--seconds", "50"]
+    data = run_cli("fleet", "run", "--lab", FLEET_LAB, *args, "--fault-at", "10", "--out", str(out))
+    result = data["results"][0]
+    assert result["ok"], result
+    assert result["event"]["ok"]
+    assert result["event"]["hosts"] == ["mx2"]
+    assert result["clients"]["accepted"] == 15 * 50
+    assert result["server"]["missing"] == 0, result["server"]["missing_tokens"]
+    # A copy twice only where a reset cut a session after its 250 (the client sent it again).
+    assert result["server"]["duplicates"] <= sum(result["clients"]["failures"].values())
+    via = result["clients"]["via"]
+    assert set(via["before"]) == {"mx1", "mx2"}  # both MX carry the load
+    # The load comes from the lab's outside address, which the drain turns away (verify, from
+    # the gateway, still gets in): after the grace period mx2 takes nothing until put back.
+    assert via["during"].get("mx1", 0) > 2 * via["during"].get("mx2", 0)
+    assert result["clients"]["failures"], "no client session was cut by the drain"
+    assert result["throughput"]["baseline_per_s"] == 15.0
+    assert out.with_suffix(".html").stat().st_size > 10_000
+
+
+def test_rolling_update_stops_at_the_first_host_that_fails_verify(
+    converged: PlaybookResult, inventory: str, lab_paths: Paths
+) -> None:
+    """A verify that fails (here: a command that does) stops the play at mx1, which stays
+    drained for the admin; mx2, after it, is left alone."""
+    mx1, mx2 = inventory_host("mx1", inventory), inventory_host("mx2", inventory)
+    try:
+        result = run_site(
+            lab_paths.project,
+            inventory,
+            playbook_name="rolling.yml",
+            limit="mx1:mx2",
+            extra_vars=["rolling_verify_command=false"],
+        )
+        assert not result.success
+        assert any("mx1" in t and "Drain" in t for t in result.changed_tasks), result.changed_tasks
+        assert not any(t.startswith("mx2") for t in result.changed_tasks), result.changed_tasks
+        assert mx1.run("nft list table inet mailstack_drain").rc == 0  # still drained
+        assert mx2.run("nft list table inet mailstack_drain").rc != 0
+    finally:
+        mx1.run("nft delete table inet mailstack_drain")
+
+
+def test_two_generators_run_together_and_merge_exactly(
+    converged: PlaybookResult, inventory: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`bench run --generators 2` installs the generator on gen1 and gen2 with a playbook (a
+    second install changes nothing), runs half the messages on each from one instant, and
+    merges: counts are the parts' sums, percentiles those of the parts' histograms added up
+    (checked here again from their own encoding), every accepted message on the backend."""
+    out = tmp_path_factory.mktemp("gen") / "two.json"
+    args = ["--host", "mx1", "--generators", "2", "-n", "600", "-c", "6", "--out", str(out)]
+    data = run_cli("bench", "run", "--lab", FLEET_LAB, *args)
+    gens = data["generators"]
+    assert gens["hosts"] == ["gen1", "gen2"]
+    assert gens["exact"] == {"counts": True, "histograms": True, "tokens": True}
+    parts = gens["parts"]
+    assert [p["attempted"] for p in parts] == [300, 300]
+    assert all(p["late_start_s"] < 1.0 for p in parts), parts  # they started together
+    outcomes = data["outcomes"]
+    for bucket in ("accepted", "temp_failed", "rejected", "connection_error", "timeout"):
+        assert outcomes[bucket] == sum(p["buckets"].get(bucket, 0) for p in parts), bucket
+    assert outcomes["accepted"] == 600
+    summed = histogram()
+    for part in parts:
+        summed.decode_and_add(part["histograms"]["message"].encode())
+    assert summed.get_total_count() == 600
+    assert data["latency_ms"]["message"] == summary(summed)
+    assert data["delivery"]["missing"] == 0, data["delivery"]["missing_tokens"]
+    assert data["delivery"]["delivered"] == 600
+    again = run_site(
+        Path(__file__).parents[2], inventory, playbook_name="generators.yml", limit="gen1,gen2"
+    )
+    assert again.success, again.output[-2000:]
+    assert again.changed == 0, again.changed_tasks

@@ -16,7 +16,7 @@ from harness.bench.delivery import maildir_copies, wait_for_drain
 from harness.bench.spec import parse_target
 from harness.chaos.faults import KILL_TARGETS
 from harness.chaos.report import chaos_table, scenario_figure, scenario_png
-from harness.chaos.run import Load, _recovery, _result, postfix_seconds
+from harness.chaos.run import Load, _result, client_recovery, postfix_seconds
 from harness.chaos.scenarios import SCENARIOS, pick_scenarios
 from harness.chaos.sender import Attempt, SendLog, SendPlan, send_with_retries
 from harness.errors import ChaosError
@@ -107,13 +107,13 @@ def test_recovery_counts_from_the_first_failure_after_the_fault_to_the_next_250(
             (9.5, "c", "accepted"),
         ]
     )
-    assert _recovery(log, 5.0) == {
+    assert client_recovery(log, 5.0) == {
         "first_250_after_fault_s": 0.2,
         "first_failure_after_fault_s": 0.5,
         "client_outage_s": 4.0,
     }
-    assert _recovery(_log([(6.0, "a", "accepted")]), 5.0)["client_outage_s"] == 0.0
-    assert _recovery(_log([(6.0, "a", "timeout")]), 5.0)["client_outage_s"] is None
+    assert client_recovery(_log([(6.0, "a", "accepted")]), 5.0)["client_outage_s"] == 0.0
+    assert client_recovery(_log([(6.0, "a", "timeout")]), 5.0)["client_outage_s"] is None
 
 
 def _host() -> HostState:

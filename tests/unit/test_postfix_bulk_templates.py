@@ -13,10 +13,9 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
-from ansible.plugins.filter.core import FilterModule as AnsibleCoreFilters
-from ansible.plugins.filter.mathstuff import FilterModule as AnsibleMathFilters
 
 from tests.filter_plugins import load_filters
+from tests.role_render import ansible_environment, role_files, role_variables
 
 ROLES = Path(__file__).parents[2] / "roles"
 ROLE = ROLES / "postfix"
@@ -54,65 +53,15 @@ def plugin() -> ModuleType:
 def _environment() -> jinja2.Environment:
     """Jinja as Ansible's template module sets it up, with the filters the role's templates
     and vars use."""
-    env = jinja2.Environment(  # noqa: S701 - config files, not HTML
-        undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True
-    )
-    env.filters.update(AnsibleCoreFilters().filters())
-    env.filters.update(AnsibleMathFilters().filters())
-    for role in ("mail_accounts", "mail_common", "postfix"):
-        env.filters.update(load_filters(role).FilterModule().filters())
-    return env
-
-
-def _value(env: jinja2.Environment, raw: Any, ctx: dict[str, Any]) -> Any:
-    """One variable templated the way Ansible does: a lone {{ expression }} keeps its type."""
-    if isinstance(raw, dict):
-        return {k: _value(env, v, ctx) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return [_value(env, v, ctx) for v in raw]
-    if not isinstance(raw, str) or "{{" not in raw:
-        return raw
-    lone = re.fullmatch(r"\s*\{\{(.*)\}\}\s*", raw, re.DOTALL)
-    if lone and "{{" not in lone.group(1):
-        value = env.compile_expression(lone.group(1), undefined_to_none=False)(**ctx)
-        if isinstance(value, jinja2.Undefined):  # a variable not resolved yet: try again later
-            raise jinja2.UndefinedError(lone.group(1))
-        return value
-    return env.from_string(raw).render(ctx)
+    return ansible_environment(("mail_accounts", "mail_common", "postfix"))
 
 
 def _variables(env: jinja2.Environment, **overrides: Any) -> dict[str, Any]:
     """The role's defaults and vars (Debian 12), its dependencies' defaults and ``overrides``,
-    templated until nothing more resolves (what needs a registered result stays out)."""
-    raw: dict[str, Any] = {}
-    files = [
-        ROLES / "mail_accounts/defaults/main.yml",
-        ROLES / "mail_common/defaults/main.yml",
-        ROLES / "tls/defaults/main.yml",
-        ROLE / "defaults/main.yml",
-        ROLE / "vars/main.yml",
-        ROLE / "vars/Debian.yml",
-        ROLE / "vars/Debian-12.yml",
-    ]
-    for path in files:
-        raw.update(yaml.safe_load(path.read_text()) or {})
-    raw.update(overrides)
-    # What the play knows, as given (a fleet host's groups and name) over the defaults' host.
-    ctx: dict[str, Any] = {**_FACTS, **{k: v for k, v in overrides.items() if k in _FACTS}}
-    pending = {k: v for k, v in raw.items() if k not in ctx}
-    while pending:
-        done = []
-        for name, value in pending.items():
-            try:
-                ctx[name] = _value(env, value, ctx)
-            except jinja2.UndefinedError:
-                continue
-            done.append(name)
-        if not done:
-            break
-        for name in done:
-            del pending[name]
-    return ctx
+    templated until nothing more resolves (what needs a registered result stays out); what
+    the play knows, as given (a fleet host's groups and name), over the defaults' host."""
+    deps = [ROLES / d / "defaults/main.yml" for d in ("mail_accounts", "mail_common", "tls")]
+    return role_variables(env, [*deps, *role_files("postfix")], _FACTS, **overrides)
 
 
 def _render(name: str, templates: Path = ROLE / "templates", **overrides: Any) -> str:

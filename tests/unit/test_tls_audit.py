@@ -39,11 +39,14 @@ def test_a_real_server_is_resolved_by_testssl_and_trusted_by_the_system_store(tm
     assert "--starttls" not in cmd  # 993 speaks TLS from the first byte
 
 
-def test_only_the_ports_the_inventory_switches_on_are_audited():
+def test_only_the_ports_the_host_offers_are_audited():
     full = ports_to_audit([_target()])
     assert [s for _, s in full] == ["smtp", "submission", "submissions", "imaps"]
+    # A fleet's MX (port 25 only) and its backend (IMAP only).
     only_25 = ports_to_audit([_target(services=frozenset({"smtp"}))])
-    assert [s for _, s in only_25] == ["smtp", "imaps"]
+    assert [s for _, s in only_25] == ["smtp"]
+    backend = ports_to_audit([_target(services=frozenset({"imap", "imaps"}))])
+    assert [s for _, s in backend] == ["imaps"]
 
 
 def test_high_and_critical_fail_unless_documented_scan_trouble_fails_medium_is_a_note():

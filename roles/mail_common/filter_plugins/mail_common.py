@@ -59,7 +59,9 @@ def mail_common_tier_hosts(hosts: Any, hostvars: Any, tiers: Any) -> list[str]:
     """Those of ``hosts`` that play any of ``tiers`` (read from their inventory groups), in
     order: the hosts of a play that run Postfix, say, when the play spans the whole fleet."""
     wanted = set(tiers or [])
-    return [h for h in hosts or [] if wanted & set(mail_common_tiers(hostvars[h].get("group_names")))]
+    return [
+        h for h in hosts or [] if wanted & set(mail_common_tiers(hostvars[h].get("group_names")))
+    ]
 
 
 def mail_common_fleet_address(host: str, hostvars: Any) -> str:
