@@ -69,6 +69,7 @@ soak: engine
 fleet: engine
 	$(BIN)/mailstack lab up --lab fleet --topology harness/lab/fleet-topology.yml
 	$(BIN)/mailstack converge --lab fleet
+	mkdir -p bench-results
 	$(BIN)/mailstack converge --lab fleet --timed-reruns 2 --json > bench-results/fleet-converge.json \
 	  && $(BIN)/mailstack fleet run --lab fleet --rate 20 --seconds 180 --fault-at 20 --down-for 30 \
 	       --out bench-results/fleet.json; \

@@ -218,7 +218,8 @@ def run_fleet(
         t: at - log.due[t] for t, at in log.accepted.items() if t in log.due and at >= log.due[t]
     }
     in_event = [v for t, v in latency.items() if start <= log.due[t] <= end]
-    before = [v for t, v in latency.items() if log.due[t] < start]
+    # From half-way to the event: the first sessions wait out postscreen's greeting pause.
+    before = [v for t, v in latency.items() if start / 2 <= log.due[t] < start]
     # A duplicate is not a loss: a session cut after the server's 250 but before the client read
     # it (a drain's reset, a killed MX) makes the client send again elsewhere. Counted, shown.
     ok = event["ok"] and not missing and not log.gave_up
