@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,19 @@ def test_the_mail_play_runs_notified_handlers_even_when_a_task_fails() -> None:
     roles = [r["role"] for p in plays for r in p["roles"]]
     assert roles.index("fail2ban") > roles.index("postfix")  # it reads the daemons' logs
     assert roles.index("rspamd") < roles.index("postfix")  # the milter listens first
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_every_package_list_a_role_declares_is_installed_by_its_tasks(role: str) -> None:
+    """The lab bakes every __<role>_*packages list into its images, so a list no task installs
+    passes in the lab and fails on a real server (the fleet firewall's nftables did)."""
+    base = ROLES / role
+    declared = {
+        key
+        for path in (base / "vars").glob("*.yml")
+        for key in (yaml.safe_load(path.read_text()) or {})
+        if key.startswith(f"__{role}_") and key.endswith("packages")
+    }
+    tasks = "\n".join(p.read_text() for p in (base / "tasks").glob("*.yml"))
+    for key in sorted(declared):
+        assert re.search(rf"name: .*\b{key}\b", tasks), f"{role}: no task installs {key}"
