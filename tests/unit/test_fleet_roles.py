@@ -5,14 +5,17 @@ group stays the single server it was."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.filter_plugins import load_filters
 from tests.unit.test_postfix_bulk_templates import _main_cf, _render, _table
 
 plugin = load_filters("mail_common")
+PLAYBOOKS = Path(__file__).parents[2] / "playbooks"
 
 #: The fleet lab's shape (harness/lab/fleet-topology.yml), with addresses.
 GROUPS = {
@@ -118,3 +121,23 @@ def test_an_explicit_relayhost_wins_over_the_outbound_tier(host: str) -> None:
     ctx = _fleet_host(host)
     main = _main_cf(_render("main.cf.j2", postfix_relayhost="[smtp.isp.test]:587", **ctx))
     assert main["relayhost"] == "[smtp.isp.test]:587"
+
+
+def test_the_rolling_update_puts_a_host_back_only_after_it_passed_verify() -> None:
+    """One host at a time, the first failure stops the play, and each host goes drain ->
+    converge -> verify -> put back, in that order (a host that fails verify stays drained)."""
+    plays = yaml.safe_load((PLAYBOOKS / "rolling.yml").read_text())
+    assert plays[0]["ansible.builtin.import_playbook"] == "tiers.yml"
+    play = plays[1]
+    assert play["serial"] == 1
+    assert play["max_fail_percentage"] == 0
+    names = [t["name"] for t in play["tasks"]]
+
+    def first(prefix: str) -> int:
+        return next(i for i, n in enumerate(names) if n.startswith(prefix))
+
+    order = [first("Drain"), first("Converge"), first("Verify"), first("Put the host back")]
+    assert order == sorted(order), names
+    verify = play["tasks"][first("Verify")]
+    assert verify.get("ignore_errors") is not True
+    assert verify["delegate_to"] == "localhost"
