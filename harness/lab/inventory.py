@@ -72,6 +72,8 @@ def inventory_data(state: LabState) -> dict[str, Any]:
                 # ...and still let in while playbooks/rolling.yml has a host drained, so
                 # verify can check it before it is put back.
                 "rolling_drain_allow": [state_gateway(state)],
+                # The lab's clients reuse sessions for ever: cut them soon after a drain.
+                "rolling_drain_grace": 3,
                 "mail_dns_nameservers": [
                     {"name": f"ns.{state.domains[0]}", "ipv4": state.dns.ip},
                 ],

@@ -196,8 +196,8 @@ def test_verify_passes_on_the_non_default_inventory(
             "test_unknown_user_is_550_5_1_1",
             "test_over_size_is_552",
             "test_quota_status_only_where_configured",
-            "test_port_listening_exactly_when_switched_on[submission]",
-            "test_port_listening_exactly_when_switched_on[submissions]",
+            "test_port_listening_exactly_when_offered[submission]",
+            "test_port_listening_exactly_when_offered[submissions]",
             "test_delivered_mail_has_this_hosts_results_and_no_forged_ones",
             "test_our_domain_sent_from_outside_its_spf_fails_dmarc",  # refused: p=reject
         ):
