@@ -22,7 +22,7 @@ from harness.ansiblecmd import (
 from harness.config import paths
 from harness.errors import InventoryError
 
-__all__ = ["inventory_groups", "resolve_hosts"]
+__all__ = ["group_hostvars", "inventory_groups", "resolve_hosts"]
 
 _RESOLVE_TAG = "mailstack_resolve"
 
@@ -62,8 +62,8 @@ def resolve_hosts(inventory: str, limit: str | None = None) -> dict[str, dict[st
     return found
 
 
-def inventory_groups(inventory: str) -> dict[str, list[str]]:
-    """Group name -> its hosts (children's included), in the inventory's order."""
+def _inventory_list(inventory: str) -> dict[str, Any]:
+    """``ansible-inventory --list``: the groups, and ``_meta.hostvars`` (inventory values only)."""
     check_inventory_source(inventory)
     done = subprocess.run(
         [ansible_bin("ansible-inventory"), "-i", inventory, "--list"],
@@ -79,7 +79,10 @@ def inventory_groups(inventory: str) -> dict[str, list[str]]:
             hint=f"ansible-inventory -i {inventory} --graph shows what Ansible reads",
         )
     data: dict[str, Any] = json.loads(done.stdout)
+    return data
 
+
+def _groups(data: dict[str, Any]) -> dict[str, list[str]]:
     def members(group: str) -> list[str]:
         entry = data.get(group) or {}
         hosts = list(entry.get("hosts") or [])
@@ -88,3 +91,16 @@ def inventory_groups(inventory: str) -> dict[str, list[str]]:
         return hosts
 
     return {group: members(group) for group in data if group != "_meta"}
+
+
+def inventory_groups(inventory: str) -> dict[str, list[str]]:
+    """Group name -> its hosts (children's included), in the inventory's order."""
+    return _groups(_inventory_list(inventory))
+
+
+def group_hostvars(inventory: str, group: str) -> dict[str, dict[str, Any]]:
+    """Each host of ``group`` -> the values its inventory sets for it (group_vars included;
+    not templated, no role defaults), in the inventory's order."""
+    data = _inventory_list(inventory)
+    hostvars = (data.get("_meta") or {}).get("hostvars") or {}
+    return {h: dict(hostvars.get(h) or {}) for h in _groups(data).get(group, [])}

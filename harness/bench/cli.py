@@ -24,6 +24,7 @@ from harness.bench.cli_common import (
     target_options,
 )
 from harness.bench.outbound_ab import outbound_ab_cmd
+from harness.bench.server_side import attach_server_series, prometheus_for
 from harness.bench.spec import BenchSpec, SizeDistribution
 from harness.bench.targets import resolve_target
 from harness.config import paths
@@ -90,6 +91,12 @@ bench.add_command(outbound_ab_cmd)
 @click.option("--no-pipelining", is_flag=True, help="Never pipeline, even when offered.")
 @click.option("--baseline", type=click.Choice(["smtp-source"]), help="Also run smtp-source.")
 @click.option("--no-delivery", is_flag=True, help="Skip queue and Maildir tracking.")
+@click.option(
+    "--prometheus",
+    metavar="URL",
+    help="Read the servers' series for the run window from this Prometheus (default: the "
+    "inventory's host in group 'monitoring', if any; 'none': no server series).",
+)
 @min_accepted_option
 @json_option
 @out_option("Write the JSON result here.")
@@ -113,6 +120,7 @@ def run_cmd(
     no_pipelining: bool,
     baseline: str | None,
     no_delivery: bool,
+    prometheus: str | None,
     min_accepted: float | None,
     as_json: bool,
     out: Path | None,
@@ -137,6 +145,9 @@ def run_cmd(
         pipelining=not no_pipelining,
     )
     tracked = None if no_delivery else delivery_host(target)
+    server = prometheus_for(prometheus, target.inventory)
+    if server is not None:
+        server.scrape_interval()  # answers now, not only after the run
     remote = _generators(generators, target.inventory, spec, baseline) if generators else None
     data = run_scenario(
         "run",
@@ -153,6 +164,8 @@ def run_cmd(
         from harness.bench.generators import merge  # noqa: PLC0415
 
         data["generators"] = remote.to_json(merge(remote.parts))  # type: ignore[typeddict-unknown-key]
+    if server is not None:
+        attach_server_series(data, server)
     if out:
         save(data, out, report=False)
     finish("bench run", data, min_accepted, as_json)

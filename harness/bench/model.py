@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from harness.errors import BenchError
+
+if TYPE_CHECKING:
+    # Types only: the generator hosts run this module without the metrics client's needs.
+    from harness.metrics.window import ServerSeriesJSON
 
 __all__ = [
     "SCHEMA",
@@ -190,6 +194,8 @@ class BenchRun(TypedDict):
     #: an outbound rehearsal: per destination, where every accepted message went
     #: (OutboundReport.to_json() plus "drained_s" and "timeout_s")
     outbound: NotRequired[dict[str, Any]]
+    #: what Prometheus recorded on the servers over the run and its drain, per host
+    server: NotRequired[ServerSeriesJSON]
 
 
 class Ratio(TypedDict):

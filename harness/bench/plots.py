@@ -38,6 +38,8 @@ class Plots:
     cost: str | None = None
     #: (run, PNG) per outbound rehearsal: deliveries over time by destination
     outbound: list[tuple[str, str]] = field(default_factory=list)
+    #: (run, PNG) per run with server series: the client's rate above Prometheus' quantities
+    server: list[tuple[str, str]] = field(default_factory=list)
 
 
 def png(fig: Figure) -> str:
@@ -212,4 +214,7 @@ def plots(data: BenchResult) -> Plots:
         from harness.bench.outbound_view import deliveries_figure  # noqa: PLC0415
 
         out.outbound = [(n, png(deliveries_figure(o))) for n, o in outbound.items()]
+    from harness.bench.server_view import server_figure  # noqa: PLC0415
+
+    out.server = [(n, png(fig)) for n, r in runs.items() if (fig := server_figure(r))]
     return out

@@ -176,6 +176,8 @@ def run_standard(state: LabState, tools: PostfixTools, size: StandardSize) -> Be
     if ref is not None:
         ref_target = TargetURL("smtp", ref.ip, 25, starttls=False, implicit_tls=False)
         ref_spec = replace(stack, target=ref_target, recipients=("root@localhost",))
+        # As apt leaves it: enabled and running (lab images bake packages with units off).
+        inventory_host("ref", inventory).run_expect([0], "systemctl enable --now postfix")
         with step("ref: Debian's default Postfix"):
             runs["ref"] = run_scenario(
                 "ref",

@@ -5,7 +5,10 @@ lookup and a changed package set rebuilds only the baked layer:
 
 - ``mailstack/base:<distro>-<key>``: debootstrap minbase with systemd as PID 1, SSH and Python;
 - ``mailstack/lab:<distro>-<key>``: the base plus the packages the roles install, fetched in a
-  build container on the host's network and committed, so a lab converges offline.
+  build container on the host's network and committed, so a lab converges offline. The units
+  the packages enabled are disabled again: a role enables the daemons it runs, so a lab host
+  boots like a server the roles were never given, with no exporter or Prometheus of an opt-in
+  role running beside the mail stack.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ __all__ = ["BuildReport", "ImageBuilder", "base_tag", "lab_tag"]
 #: Bump when the debootstrap recipe below changes in a way that changes the image.
 BASE_RECIPE = 1
 #: Bump when the bake script changes.
-BAKE_RECIPE = 2
+BAKE_RECIPE = 3
 BASE_PACKAGES = (
     "ca-certificates",
     "dbus",
@@ -53,7 +56,11 @@ _BAKE_SCRIPT = """set -eu
 export DEBIAN_FRONTEND=noninteractive
 printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
 apt-get update
+enabled() {{ systemctl list-unit-files --state=enabled --no-legend | awk '{{print $1}}' | sort; }}
+enabled > /tmp/enabled-before
 apt-get install -y --no-install-recommends {packages}
+enabled | comm -13 /tmp/enabled-before - | xargs -r systemctl disable
+rm -f /tmp/enabled-before
 apt-get clean
 rm -f /usr/sbin/policy-rc.d
 """

@@ -54,6 +54,11 @@ def inventory_data(state: LabState) -> dict[str, Any]:
         }
         for group in host.groups:
             groups.setdefault(group, {"hosts": {}})["hosts"][host.name] = None
+    # Each topology group's addresses, plain values: group_vars that name another group's hosts
+    # read them here, since a variable templated as another host's hostvars sees no hostvars.
+    addresses = {
+        group: [h.ip for h in state.hosts if group in h.groups] for group in sorted(groups)
+    }
     return {
         "all": {
             "vars": {
@@ -64,6 +69,7 @@ def inventory_data(state: LabState) -> dict[str, Any]:
                 "mailstack_lab_name": state.name,
                 "mailstack_lab_domains": state.domains,
                 "mailstack_lab_dns": {"ip": state.dns.ip, "port": state.dns.port},
+                "mailstack_lab_group_addresses": addresses,
                 "tls_ca_certificate_src": str(pki / "ca.crt"),
                 # The lab's client (verify, bench, chaos) connects from the bridge's gateway,
                 # as an admin's monitoring host would: never banned for the wrong passwords

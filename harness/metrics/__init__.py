@@ -8,8 +8,18 @@ from harness.metrics.prometheus import (
     PrometheusClient,
     Series,
     Target,
+    parse_duration,
     parse_matrix,
     parse_targets,
 )
 
-__all__ = ["Health", "PrometheusClient", "Series", "Target", "parse_matrix", "parse_targets"]
+# The names re-exported, as the module lists them.
+__all__ = [
+    "Health",
+    "PrometheusClient",
+    "Series",
+    "Target",
+    "parse_duration",
+    "parse_matrix",
+    "parse_targets",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -20,9 +21,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import yaml
+
 from harness.errors import MetricsError
 
-__all__ = ["Health", "PrometheusClient", "Series", "Target", "parse_matrix", "parse_targets"]
+__all__ = [
+    "Health",
+    "PrometheusClient",
+    "Series",
+    "Target",
+    "parse_duration",
+    "parse_matrix",
+    "parse_targets",
+]
 
 _HINT_DOWN = "is Prometheus running and listening there? (playbooks/metrics.yml installs it)"
 _HINT_QUERY = "check the PromQL expression and the time range"
@@ -130,6 +141,18 @@ def _point(pair: object, url: str, where: str) -> tuple[float, float]:
     if not math.isfinite(point[0]):
         raise MetricsError(url, f"{where} has no time: {_quote(pair)}")
     return point
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus duration (``15s``, ``1m30s``, ``500ms``); ValueError otherwise."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(n) * _UNITS[u] for n, u in parts)
 
 
 def parse_matrix(payload: object, url: str) -> list[Series]:
@@ -257,6 +280,19 @@ class PrometheusClient:
         """The active scrape targets and their health."""
         path = "/api/v1/targets?state=active"
         return parse_targets(self._json(path), self.base_url + path)
+
+    def scrape_interval(self) -> float:
+        """The server's global scrape interval in seconds (its loaded configuration; 60 s,
+        Prometheus' default, when the configuration sets none)."""
+        path = "/api/v1/status/config"
+        url = self.base_url + path
+        data = _mapping(_data(self._json(path), url), url, "data")
+        try:
+            config = yaml.safe_load(_text(data.get("yaml"))) or {}
+            interval = (config.get("global") or {}).get("scrape_interval", "1m")
+            return parse_duration(str(interval))
+        except (yaml.YAMLError, AttributeError, ValueError) as error:
+            raise MetricsError(url, f"no scrape interval in the configuration: {error}") from None
 
     def query_range(self, query: str, start: float, end: float, step: float) -> list[Series]:
         """The series of PromQL ``query`` from ``start`` to ``end`` (unix times) every ``step``

@@ -2,7 +2,8 @@
 submission/outbound host, Debian 12 and 13 mixed. It converges (and a second run changes
 nothing), passes verify on every tier, publishes MX for the mx tier only, keeps the backend's
 fleet ports to the fleet, and a backup MX queues mail while the backend is down and hands it
-on when the backend is back."""
+on when the backend is back. Its Prometheus (mon) scrapes every exporter, which answer it
+only, and a bench run's report carries the servers' series of its window."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ import dns.resolver
 import pytest
 from docker import DockerClient
 
+from harness.bench.server_side import prometheus_for
 from harness.bench.stats import histogram, summary
 from harness.config import Paths
 from harness.lab.lab import Lab
 from harness.lab.zones import publish_lab_zones
+from harness.metrics import Health, PrometheusClient
+from harness.metrics.window import server_series
 from harness.provision import PlaybookResult, run_site
 from harness.remote import inventory_host
 from harness.verify.suite.helpers import assert_delivered, inbound
@@ -68,7 +72,7 @@ def _ip(fleet: dict[str, Any], name: str) -> str:
 def test_fleet_converges_and_a_second_run_changes_nothing(
     converged: PlaybookResult, inventory: str, lab_paths: Paths
 ) -> None:
-    assert sorted(converged.hosts) == ["mbox", "mx1", "mx2", "out"]
+    assert sorted(converged.hosts) == ["mbox", "mon", "mx1", "mx2", "out"]
     again = run_site(lab_paths.project, inventory)
     assert again.success, again.output[-3000:]
     assert again.changed == 0, again.changed_tasks
@@ -137,6 +141,83 @@ def test_backend_fleet_ports_answer_the_fleet_only(
     )
     greeting = inventory_host("mx1", inventory).check_output(f'python3 -c "{probe}"')
     assert greeting.startswith("220 "), greeting
+
+
+#: The daemons of the roles' packages, which the lab bakes into every image with their units off.
+ROLE_DAEMONS = (
+    "postfix",
+    "dovecot",
+    "rspamd",
+    "redis-server",
+    "fail2ban",
+    "rsyslog",
+    "prometheus",
+    "prometheus-node-exporter",
+    "prometheus-postfix-exporter",
+)
+
+
+def _active(host: Any) -> set[str]:
+    states = host.run("systemctl is-active " + " ".join(ROLE_DAEMONS)).stdout.split()
+    return {d for d, state in zip(ROLE_DAEMONS, states, strict=True) if state == "active"}
+
+
+def test_a_host_runs_the_daemons_of_its_roles_and_no_other(
+    converged: PlaybookResult, inventory: str
+) -> None:
+    """The images hold every role's packages, but a host boots with none of their daemons: a
+    generator runs none, the monitoring host Prometheus only, and the backend no Postfix."""
+    assert _active(inventory_host("gen1", inventory)) == set()
+    assert _active(inventory_host("mon", inventory)) == {"prometheus"}
+    mbox = _active(inventory_host("mbox", inventory))
+    assert "dovecot" in mbox
+    assert not mbox & {"postfix", "rspamd", "prometheus", "prometheus-postfix-exporter"}
+
+
+@pytest.fixture(scope="module")
+def prometheus(converged: PlaybookResult, inventory: str) -> PrometheusClient:
+    client = prometheus_for(None, inventory)
+    assert client is not None, "the fleet lab has no host in group monitoring"
+    client.wait_ready(60)
+    return client
+
+
+def test_exporters_answer_prometheus_only_and_it_has_every_series(
+    prometheus: PrometheusClient,
+) -> None:
+    """Prometheus scrapes, on each host of the tiers that run it, the node exporter, the
+    Postfix exporter, Dovecot's endpoint and rspamd's controller, and every one answers it;
+    this machine, outside the monitoring network, gets a TCP reset from each."""
+    deadline = time.monotonic() + 30
+    while True:  # a Prometheus just (re)started lists its targets, then scrapes them
+        targets = [t for t in prometheus.targets() if t.job != "prometheus"]
+        if targets and all(t.health is Health.UP for t in targets):
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    found = {(t.job, t.labels["host"]): t for t in targets}
+    assert sorted(found) == sorted(
+        [(j, h) for j in ("node",) for h in ("mbox", "mx1", "mx2", "out")]
+        + [(j, h) for j in ("postfix", "rspamd") for h in ("mx1", "mx2", "out")]
+        + [("dovecot", "mbox")]
+    )
+    down = {k: t.last_error for k, t in found.items() if t.health is not Health.UP}
+    assert not down, down
+    for (job, host), target in found.items():
+        address, _, port = target.url.split("/")[2].rpartition(":")
+        try:
+            socket.create_connection((address, int(port)), timeout=5).close()
+        except ConnectionRefusedError:
+            continue
+        pytest.fail(f"{job} on {host} ({target.url}) answers a host outside the monitoring one")
+    now = time.time()
+    series = server_series(prometheus, now - 60, now)
+    assert series.data["missing"] == [], series.data
+    assert set(series.hosts("cpu")) == {"mbox", "mx1", "mx2", "out"}
+    assert set(series.hosts("queue")) == {"mx1", "mx2", "out"}
+    assert set(series.hosts("deliveries")) == {"mbox"}
+    assert set(series.hosts("scan_ms")) == {"mx1", "mx2", "out"}
 
 
 def _queue(host: Any) -> list[dict[str, Any]]:
@@ -250,6 +331,13 @@ def test_two_generators_run_together_and_merge_exactly(
     assert data["latency_ms"]["message"] == summary(summed)
     assert data["delivery"]["missing"] == 0, data["delivery"]["missing_tokens"]
     assert data["delivery"]["delivered"] == 600
+    # The servers' side of the same window, from the lab's Prometheus: the backend's deliveries
+    # per second add up to about the 600 delivered (rates over a few scrapes smooth the edges).
+    server = data["server"]
+    assert server["missing"] == [], server
+    deliveries = {q["key"]: q for q in server["quantities"]}["deliveries"]["hosts"]["mbox"]
+    counted = sum(rate for t, rate in deliveries if t >= 0) * server["step_s"]
+    assert 300 <= counted <= 900, (counted, deliveries)
     again = run_site(
         Path(__file__).parents[2], inventory, playbook_name="generators.yml", limit="gen1,gen2"
     )

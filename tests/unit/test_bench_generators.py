@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.bench import stats
 from harness.bench.generators import Part, RemoteGenerators, exactness, merge, shares
@@ -14,6 +15,7 @@ from harness.bench.metrics import Metrics, Outcome
 from harness.bench.remote import decode_spec, encode_spec, main
 from harness.bench.spec import BenchSpec, SizeDistribution, parse_target
 from harness.errors import BenchError
+from tests.filter_plugins import ROLES
 
 SPEC = BenchSpec(
     target=parse_target("smtp://10.0.0.10:25?tls_name=mx1.example.test"),
@@ -101,3 +103,41 @@ def test_too_few_generator_hosts_are_named(tmp_path: Path) -> None:
     assert RemoteGenerators.of(str(inventory), 1).hosts == ("gen1",)
     with pytest.raises(BenchError, match=r"group 'generators' has 1 host\(s\) \(gen1\)"):
         RemoteGenerators.of(str(inventory), 2)
+
+
+#: The controller's packages a generator host does not get (bench_generator_requirements names
+#: what it does): importing any of them there fails. PyYAML did, through the result types.
+_NOT_ON_GENERATORS = (
+    "yaml",
+    "click",
+    "rich",
+    "docker",
+    "ansible",
+    "matplotlib",
+    "dns",
+    "testinfra",
+    "cryptography",
+)
+
+
+def test_the_generator_entry_point_imports_with_the_generator_hosts_packages_only() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    requirements = yaml.safe_load(
+        (ROLES / "bench_generator" / "defaults" / "main.yml").read_text()
+    )["bench_generator_requirements"]
+    assert not set(requirements) & set(_NOT_ON_GENERATORS)
+    probe = (
+        "import importlib.abc, sys\n"
+        "class Absent(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.partition('.')[0] in {_NOT_ON_GENERATORS!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, Absent())\n"
+        "import harness.bench.remote\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -430,6 +430,32 @@ def test_a_single_run_report_names_its_command(suite: BenchSuite, tmp_path: Path
     assert "Throughput: stack-25" in page.images
 
 
+def test_a_run_with_server_series_shows_them_on_the_runs_time_axis(
+    suite: BenchSuite, tmp_path: Path
+) -> None:
+    run = dict(suite["runs"]["stack-25"])
+    quantity = {"title": "Postfix queue", "unit": "messages", "query": "q"}
+    run["server"] = {
+        "prometheus": "http://192.0.2.9:9090",
+        "start": 0.0,
+        "end": 1.0,
+        "step_s": 1.0,
+        "rate_window_s": 4,
+        "quantities": [
+            {**quantity, "key": "queue", "hosts": {"mx1": [[-2.0, 0.0], [0.0, 5.0], [1.0, 2.0]]}},
+            {**quantity, "key": "scan_ms", "hosts": {}},
+        ],
+        "missing": ["scan_ms"],
+    }
+    page = Page(write_report(run, tmp_path, "run")["html"].read_text())  # type: ignore[arg-type]
+    image = page.images["Server side: stack-25"]
+    png = base64.b64decode(image.removeprefix("data:image/png;base64,"))
+    assert png.startswith(b"\x89PNG")
+    del run["server"]
+    page = Page(write_report(run, tmp_path, "bare")["html"].read_text())  # type: ignore[arg-type]
+    assert not [alt for alt in page.images if alt.startswith("Server side")]
+
+
 def test_the_header_says_open_loop_for_a_scheduled_run(suite: BenchSuite) -> None:
     # Found on a campaign report: a shaped campaign (no rate, a schedule) read "closed loop"
     # in the header while its runs row said "open".

@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from harness.errors import MailstackError, MetricsError
-from harness.metrics import Health, PrometheusClient, Series, parse_matrix, parse_targets
+from harness.metrics import (
+    Health,
+    PrometheusClient,
+    Series,
+    parse_duration,
+    parse_matrix,
+    parse_targets,
+)
+from harness.metrics.window import QUANTITIES, server_series
 
 # The examples of the API's documentation (querying/api.md: "Range queries", "Targets").
 RANGE_ANSWER = {
@@ -351,3 +359,67 @@ def test_a_range_that_is_no_range_is_refused_before_asking(server: _Server) -> N
     with pytest.raises(MetricsError, match="step must be positive"):
         _client(server).query_range("up", 0, 60, 0)
     assert server.asked == []
+
+
+# --- The scrape interval, and a run's window of server series
+
+
+def _config(text: str) -> tuple[int, bytes]:
+    return _json(200, {"status": "success", "data": {"yaml": text}})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("15s", 15), ("1m30s", 90), ("500ms", 0.5), ("2h", 7200)]
+)
+def test_prometheus_durations_read_as_seconds(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "15", "1.5s", "s15", "15s ago"])
+def test_what_is_not_a_prometheus_duration_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a Prometheus duration"):
+        parse_duration(text)
+
+
+def test_the_scrape_interval_comes_from_the_loaded_configuration(server: _Server) -> None:
+    server.answers["/api/v1/status/config"] = [_config("global:\n  scrape_interval: 2s\n")]
+    assert _client(server).scrape_interval() == 2
+    # none set: Prometheus' own default, one minute
+    server.answers["/api/v1/status/config"] = [_config("scrape_configs: []\n")]
+    assert _client(server).scrape_interval() == 60
+    server.answers["/api/v1/status/config"] = [_config("global:\n  scrape_interval: soon\n")]
+    with pytest.raises(MetricsError, match="no scrape interval in the configuration"):
+        _client(server).scrape_interval()
+
+
+def _matrix(*series: tuple[dict[str, str], list[list[float | str]]]) -> tuple[int, bytes]:
+    result = [{"metric": labels, "values": values} for labels, values in series]
+    return _json(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
+
+
+def test_a_window_gives_each_quantity_per_host_on_the_runs_time_axis(server: _Server) -> None:
+    server.answers["/api/v1/status/config"] = [_config("global:\n  scrape_interval: 2s\n")]
+    queue = _matrix(
+        ({"host": "mx1"}, [[1000, "0"], [1002, "3"], [1004, "NaN"]]),
+        ({"host": "mx2"}, [[1000, "0"]]),
+    )
+    server.answers["/api/v1/query_range"] = [queue] + [_matrix()] * (len(QUANTITIES) - 1)
+    window = server_series(_client(server), 990, 1010, origin=1000).data
+    # 20 s at a 2 s scrape: the step is the scrape interval, rates over 4 scrapes
+    assert (window["step_s"], window["rate_window_s"]) == (2, 8)
+    assert window["quantities"][0]["hosts"] == {
+        "mx1": [[0.0, 0.0], [2.0, 3.0]],  # NaN left out
+        "mx2": [[0.0, 0.0]],
+    }
+    assert window["missing"] == [q.key for q in QUANTITIES[1:]]
+    asked = [form["query"][0] for method, path, form in server.asked if method == "POST"]
+    assert asked == [q.promql(8) for q in QUANTITIES]
+    assert all("[{w}]" not in q for q in asked)
+    assert {form["step"][0] for m, _, form in server.asked if m == "POST"} == {"2"}
+
+
+def test_a_long_window_keeps_its_points_few_and_its_rates_two_steps_wide(server: _Server) -> None:
+    server.answers["/api/v1/status/config"] = [_config("global:\n  scrape_interval: 1s\n")]
+    server.answers["/api/v1/query_range"] = [_matrix()]
+    window = server_series(_client(server), 0, 2400).data
+    assert (window["step_s"], window["rate_window_s"]) == (10, 20)

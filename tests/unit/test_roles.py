@@ -100,4 +100,6 @@ def test_every_package_list_a_role_declares_is_installed_by_its_tasks(role: str)
     }
     tasks = "\n".join(p.read_text() for p in (base / "tasks").glob("*.yml"))
     for key in sorted(declared):
-        assert re.search(rf"name: .*\b{key}\b", tasks), f"{role}: no task installs {key}"
+        # name: on one line, or a folded value over the lines indented below it
+        found = re.search(rf"name: (?:>-\n)?(?:[^\n]*\n\s{{6,}})*[^\n]*\b{key}\b", tasks)
+        assert found, f"{role}: no task installs {key}"

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.filter_plugins import load_filters
+from tests.filter_plugins import ROLES, load_filters
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,42 @@ def test_arc_seals_only_mail_addressed_to_forwards_off_the_server(plugin: Module
     ]
     assert plugin.rspamd_arc_forwards([], domains[:1]) == []
     assert plugin.rspamd_arc_forwards(None, None) == []
+
+
+# --- The controller, opened to the monitoring server
+
+
+def _controller(networks: list[str]) -> str:
+    from tests.role_render import ansible_environment  # noqa: PLC0415 -- Ansible, only here
+
+    env = ansible_environment(["rspamd"], ROLES / "rspamd" / "templates")
+    template = env.get_template("worker-controller.inc.j2")
+    return template.render(
+        ansible_managed="Ansible managed", rspamd_controller_trusted_networks=networks
+    )
+
+
+def _settings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_the_controller_stays_debians_when_no_network_is_trusted() -> None:
+    assert _settings(_controller([])) == []
+
+
+def test_trusted_networks_open_the_controller_to_them_and_keep_loopback() -> None:
+    assert _settings(_controller(["10.213.40.14", "192.0.2.5/24", "2001:db8::1"])) == [
+        'bind_socket = "*:11334";',
+        'secure_ip = "127.0.0.1";',
+        'secure_ip = "::1";',
+        'secure_ip = "10.213.40.14/32";',
+        'secure_ip = "192.0.2.0/24";',
+        'secure_ip = "2001:db8::1/128";',
+    ]
+
+
+def test_a_trusted_network_that_is_not_one_is_named(plugin: ModuleType) -> None:
+    with pytest.raises(ValueError, match=r"rspamd_controller_trusted_networks\[1\]: 'mon'"):
+        plugin.rspamd_networks(["10.0.0.1", "mon"])
+    with pytest.raises(ValueError, match="must be a list"):
+        plugin.rspamd_networks("10.0.0.1")

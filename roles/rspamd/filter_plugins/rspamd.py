@@ -4,6 +4,7 @@ keys to make and the host that makes each (across every host's keys), and the pu
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +143,29 @@ def rspamd_file_pair(
     return {"src": f"{template or prefix + name}.j2", "dest": f"{folder}{name}{suffix}"}
 
 
+def rspamd_networks(networks: Any) -> list[str]:
+    """``rspamd_controller_trusted_networks`` in CIDR notation, without repeats, in order; an
+    entry that is not an address or a network is an error naming it."""
+    if not isinstance(networks, list):
+        raise ValueError(f"rspamd_controller_trusted_networks must be a list, got {networks!r}")
+    found = []
+    for i, entry in enumerate(networks):
+        try:
+            found.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"rspamd_controller_trusted_networks[{i}]: {entry!r} is not an address or a "
+                "network (e.g. 192.0.2.10, 192.0.2.0/24, 2001:db8::/64)"
+            ) from None
+    return list(dict.fromkeys(found))
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "rspamd_arc_forwards": rspamd_arc_forwards,
             "rspamd_file_pair": rspamd_file_pair,
+            "rspamd_networks": rspamd_networks,
             "rspamd_dkim_errors": rspamd_dkim_errors,
             "rspamd_dkim_key_host": rspamd_dkim_key_host,
             "rspamd_dkim_parent": rspamd_dkim_parent,

@@ -1,0 +1,64 @@
+"""A run's server side beside its client side (a PNG): the client's accepted msg/s on top, then
+each quantity Prometheus recorded (harness/metrics/window.py), one line per host, every panel
+on the same axis of seconds from the run's start, so a stall on one side lines up with its
+cause on the other."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from harness.bench.model import BenchRun
+from harness.bench.plots import throughput_buckets
+
+__all__ = ["server_figure"]
+
+
+def server_figure(run: BenchRun) -> Figure | None:
+    """The figure of ``run``'s server series; None when the run has none with data."""
+    server = run.get("server")
+    if server is None:
+        return None
+    shown = [q for q in server["quantities"] if q["hosts"]]
+    if not shown:
+        return None
+    fig, axes = plt.subplots(
+        len(shown) + 1, 1, figsize=(7.5, 1.7 * (len(shown) + 1)), sharex=True, squeeze=False
+    )
+    client = axes[0][0]
+    edges, rates = throughput_buckets(run)
+    if rates:
+        client.stairs(rates, edges, fill=True, color="tab:blue", alpha=0.35)
+    client.set_ylabel("accepted\nmsg/s", fontsize="small")
+    client.set_title("client", fontsize="small", loc="left")
+    hosts = sorted({h for q in shown for h in q["hosts"]})
+    palette = plt.get_cmap("tab10")
+    colors = {h: palette(i % 10) for i, h in enumerate(hosts)}
+    for row, quantity in enumerate(shown, start=1):
+        ax = axes[row][0]
+        for host, points in quantity["hosts"].items():
+            ax.plot(
+                [t for t, _ in points],
+                [v for _, v in points],
+                label=host,
+                color=colors[host],
+                linewidth=1.2,
+            )
+        ax.set_ylabel(quantity["unit"], fontsize="small")
+        ax.set_title(quantity["title"], fontsize="small", loc="left")
+        ax.set_ylim(bottom=0)
+    for row in axes:
+        row[0].tick_params(labelsize="x-small")
+        row[0].grid(True, alpha=0.3)
+        row[0].axvline(run["seconds"], color="black", linewidth=0.8, linestyle="--")
+    handles = [Line2D([], [], color=colors[h], label=h) for h in hosts]
+    fig.legend(handles=handles, loc="upper right", fontsize="small", ncols=min(len(hosts), 6))
+    axes[-1][0].set_xlabel(
+        "seconds from the run's start (dashed: the last message sent)", fontsize="small"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
