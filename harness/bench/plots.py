@@ -214,7 +214,7 @@ def plots(data: BenchResult) -> Plots:
         from harness.bench.outbound_view import deliveries_figure  # noqa: PLC0415
 
         out.outbound = [(n, png(deliveries_figure(o))) for n, o in outbound.items()]
-    from harness.bench.server_view import server_figure  # noqa: PLC0415
+    from harness.bench.server_view import run_server_figure  # noqa: PLC0415
 
-    out.server = [(n, png(fig)) for n, r in runs.items() if (fig := server_figure(r))]
+    out.server = [(n, png(fig)) for n, r in runs.items() if (fig := run_server_figure(r))]
     return out

@@ -19,10 +19,10 @@ from harness.config import paths
 from harness.errors import BenchError
 from harness.hosts import group_hostvars
 from harness.metrics.prometheus import PrometheusClient
-from harness.metrics.window import SCRAPES_PER_WINDOW, server_series
+from harness.metrics.window import SCRAPES_PER_WINDOW, ServerSeriesJSON, server_series
 from harness.ui import step
 
-__all__ = ["MONITORING_GROUP", "attach_server_series", "prometheus_for"]
+__all__ = ["MONITORING_GROUP", "attach_server_series", "prometheus_for", "window_series"]
 
 MONITORING_GROUP = "monitoring"
 _ADDRESS_VARS = ("mail_common_fleet_address", "mail_dns_ipv4", "ansible_host")
@@ -63,25 +63,28 @@ def prometheus_for(url: str | None, inventory: str | None) -> PrometheusClient |
     return PrometheusClient(f"http://{host}:{port}")
 
 
+def window_series(client: PrometheusClient, started: float, end: float) -> ServerSeriesJSON:
+    """Every quantity from a few scrapes before ``started`` (the servers at rest, to compare)
+    to one rate window after ``end`` (so the rates count the last deliveries in full), on the
+    axis of seconds from ``started``; waits until Prometheus has scraped that far."""
+    interval = client.scrape_interval()
+    start = started - _LEAD_SCRAPES * interval
+    end += SCRAPES_PER_WINDOW * interval
+    time.sleep(max(0.0, end + _SETTLE_SCRAPES * interval - time.time()))
+    return server_series(client, start, end, origin=started).data
+
+
 def attach_server_series(data: BenchRun, client: PrometheusClient) -> None:
-    """Add ``data["server"]``: every quantity from just before the run's start to a rate window
-    after the end of its drain (its last 250 when it was not drained). A Prometheus that cannot
-    answer raises MetricsError: a report without the series asked for would look like a quiet
-    server."""
+    """Add ``data["server"]``: the window from the run's start to the end of its drain (its
+    last 250 when it was not drained). A Prometheus that cannot answer raises MetricsError: a
+    report without the series asked for would look like a quiet server."""
     started = dt.datetime.fromisoformat(data["started"]).timestamp()
     delivery = data.get("delivery")
     drain = (delivery["drain_seconds_after_last_250"] if delivery else None) or 0.0
     end = started + data["seconds"] + drain
     with step(f"server series from {client.base_url}") as s:
-        interval = client.scrape_interval()
-        # A few scrapes before the start too (the servers at rest, for comparison), and one
-        # rate window after the end, so the rates count the last deliveries in full.
-        start = started - _LEAD_SCRAPES * interval
-        end += SCRAPES_PER_WINDOW * interval
-        time.sleep(max(0.0, end + _SETTLE_SCRAPES * interval - time.time()))
-        series = server_series(client, start, end, origin=started)
-        data["server"] = series.data
-        missing = series.data["missing"]
-        s.note = f"{len(series.data['quantities']) - len(missing)} quantities" + (
+        data["server"] = window_series(client, started, end)
+        missing = data["server"]["missing"]
+        s.note = f"{len(data['server']['quantities']) - len(missing)} quantities" + (
             f"; no host exports {', '.join(missing)}" if missing else ""
         )

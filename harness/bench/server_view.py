@@ -5,6 +5,8 @@ cause on the other."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,15 +16,30 @@ from matplotlib.lines import Line2D
 
 from harness.bench.model import BenchRun
 from harness.bench.plots import throughput_buckets
+from harness.metrics.window import ServerSeriesJSON
 
-__all__ = ["server_figure"]
+__all__ = ["run_server_figure", "server_figure"]
 
 
-def server_figure(run: BenchRun) -> Figure | None:
-    """The figure of ``run``'s server series; None when the run has none with data."""
+def run_server_figure(run: BenchRun) -> Figure | None:
+    """The figure of a bench run's server series; None when it has none with data."""
     server = run.get("server")
     if server is None:
         return None
+    edges, rates = throughput_buckets(run)
+    return server_figure(server, edges, rates, run["seconds"])
+
+
+def server_figure(
+    server: ServerSeriesJSON,
+    edges: Sequence[float],
+    rates: Sequence[float],
+    end_s: float,
+    shade: tuple[float, float] | None = None,
+) -> Figure | None:
+    """``server``'s quantities under the client's accepted msg/s (``rates`` between bucket
+    ``edges``, seconds from the start), the client's last send (``end_s``) dashed and an event
+    (``shade``: start and end, seconds) shaded in every panel; None when no quantity has data."""
     shown = [q for q in server["quantities"] if q["hosts"]]
     if not shown:
         return None
@@ -30,9 +47,8 @@ def server_figure(run: BenchRun) -> Figure | None:
         len(shown) + 1, 1, figsize=(7.5, 1.7 * (len(shown) + 1)), sharex=True, squeeze=False
     )
     client = axes[0][0]
-    edges, rates = throughput_buckets(run)
     if rates:
-        client.stairs(rates, edges, fill=True, color="tab:blue", alpha=0.35)
+        client.stairs(list(rates), list(edges), fill=True, color="tab:blue", alpha=0.35)
     client.set_ylabel("accepted\nmsg/s", fontsize="small")
     client.set_title("client", fontsize="small", loc="left")
     hosts = sorted({h for q in shown for h in q["hosts"]})
@@ -54,7 +70,9 @@ def server_figure(run: BenchRun) -> Figure | None:
     for row in axes:
         row[0].tick_params(labelsize="x-small")
         row[0].grid(True, alpha=0.3)
-        row[0].axvline(run["seconds"], color="black", linewidth=0.8, linestyle="--")
+        row[0].axvline(end_s, color="black", linewidth=0.8, linestyle="--")
+        if shade is not None:
+            row[0].axvspan(*shade, color="tab:red", alpha=0.12)
     handles = [Line2D([], [], color=colors[h], label=h) for h in hosts]
     fig.legend(handles=handles, loc="upper right", fontsize="small", ncols=min(len(hosts), 6))
     axes[-1][0].set_xlabel(

@@ -160,6 +160,27 @@ def _header(data: Mapping[str, Any]) -> Header:
     )
 
 
+def _server_png(result: Mapping[str, Any]) -> str | None:
+    """A scenario's server series (``server_series``, from the lab's Prometheus) under its
+    clients' accepted msg/s, the event shaded; None without them."""
+    from harness.bench.plots import png  # noqa: PLC0415 -- matplotlib
+    from harness.bench.server_view import server_figure  # noqa: PLC0415
+
+    if not result.get("server_series"):
+        return None
+    accepted = result["timeline"]["accepted"]
+    edges = [float(s) for s, _ in accepted] + ([float(accepted[-1][0]) + 1] if accepted else [])
+    fault = result["fault"]
+    fig = server_figure(
+        result["server_series"],
+        edges,
+        [float(n) for _, n in accepted],
+        float(result["settings"]["seconds"]),
+        shade=(fault["at_s"], fault["healed_at_s"] or fault["at_s"]),
+    )
+    return None if fig is None else png(fig)
+
+
 def write_scenarios_page(
     head: Header, table: Table, results: Sequence[Mapping[str, Any]], note: str, page: Path
 ) -> Path:
@@ -175,6 +196,7 @@ def write_scenarios_page(
 
     plots = "".join(
         figure(scenario_png(r), f"Accepted and delivered over time: {r['scenario']}")
+        + (figure(server, f"Server side: {r['scenario']}") if (server := _server_png(r)) else "")
         for r in results
     )
     body = (

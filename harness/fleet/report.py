@@ -100,6 +100,8 @@ def write_fleet_report(data: Mapping[str, Any], out: Path) -> Path:
         data["results"],
         "Top: messages accepted (250s, retries included) and delivered on the backend per "
         "second; the event shaded. Bottom: the clients' attempts that did not get a 250 (each "
-        "then tried the next MX).",
+        "then tried the next MX). Under each, when the lab has a Prometheus: the clients' "
+        "accepted msg/s above what the servers recorded (queue, deferred, deliveries, rspamd "
+        "scan time, CPU), per host, the event shaded.",
         out.with_suffix(".html"),
     )

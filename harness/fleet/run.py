@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.bench.delivery import wait_for_drain
+from harness.bench.server_side import prometheus_for, window_series
 from harness.bench.stats import histogram_of_seconds, summary
 from harness.chaos.run import client_recovery, per_second
 from harness.chaos.sender import Attempt, BackgroundSend, SendLog
@@ -188,6 +189,10 @@ def run_fleet(
     run.check()
     say = on_phase or (lambda _text: None)
     load = FleetLoad.of(lab_name)
+    # The servers' side from the lab's Prometheus (a host in group monitoring), when it has one.
+    prometheus = prometheus_for(None, str(load.lab.state.inventory))
+    if prometheus is not None:
+        prometheus.scrape_interval()  # it answers now, not only after the run
     since = time.time() - 1
     plan = load.plan(run.rate, run.seconds, run.sessions)
     say(f"load: {run.rate:g} msg/s for {run.seconds:g} s through {len(load.urls)} MX")
@@ -206,6 +211,7 @@ def run_fleet(
         for h in load.lab.state.hosts
         if h.name in load.lab.targets and load.lab.targets[h.name].tiers - {"mailbox"}
     }
+    drained_at = time.time()
     accepted = set(log.accepted)
     boxes = load.mailboxes(since)
     boxes.scan(want=accepted, settle=_SETTLE_SECONDS)
@@ -223,7 +229,7 @@ def run_fleet(
     # A duplicate is not a loss: a session cut after the server's 250 but before the client read
     # it (a drain's reset, a killed MX) makes the client send again elsewhere. Counted, shown.
     ok = event["ok"] and not missing and not log.gave_up
-    return {
+    result: dict[str, Any] = {
         "scenario": run.scenario,
         "lab": lab_name,
         "settings": asdict(run),
@@ -258,3 +264,7 @@ def run_fleet(
             "failed": per_second([a.at for a in log.attempts if a.outcome != "accepted"]),
         },
     }
+    if prometheus is not None:
+        say(f"the servers' series from {prometheus.base_url}")
+        result["server_series"] = window_series(prometheus, log.started, drained_at)
+    return result

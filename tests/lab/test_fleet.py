@@ -278,7 +278,11 @@ def test_rolling_update_under_load_loses_nothing(
     assert via["during"].get("mx1", 0) > 2 * via["during"].get("mx2", 0)
     assert result["clients"]["failures"], "no client session was cut by the drain"
     assert result["throughput"]["baseline_per_s"] == 15.0
-    assert out.with_suffix(".html").stat().st_size > 10_000
+    page = out.with_suffix(".html").read_text()
+    # The servers' side of the same minute, from the lab's Prometheus, under the clients' plot.
+    assert result["server_series"]["missing"] == [], result["server_series"]
+    assert set(result["server_series"]["quantities"][0]["hosts"]) >= {"mx1", "mx2"}
+    assert 'alt="Server side: rolling"' in page
 
 
 def test_rolling_update_stops_at_the_first_host_that_fails_verify(
