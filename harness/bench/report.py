@@ -199,9 +199,9 @@ def _plots_html(data: BenchResult) -> str:
             "<section><h2>Server side (Prometheus)</h2><p class='note'>The client's accepted "
             "msg/s on top, then what the servers' exporters recorded over the run and its "
             "drain, one line per host, on the same time axis: the queue, the deferred part of "
-            "it, deliveries into mailboxes, messages Postfix finished, rspamd's scan time and "
-            "CPU busy. In a lab every container shares one kernel, so CPU busy is the "
-            "machine's on each host.</p>"
+            "it, the SMTP client's deferrals, deliveries into mailboxes, messages Postfix "
+            "finished, rspamd's scan time and CPU busy. In a lab every container shares one "
+            "kernel, so CPU busy is the machine's on each host.</p>"
             + "".join(figure(png, f"Server side: {name}") for name, png in p.server)
             + "</section>"
         )

@@ -27,7 +27,7 @@ __all__ = ["MONITORING_GROUP", "attach_server_series", "prometheus_for", "window
 MONITORING_GROUP = "monitoring"
 _ADDRESS_VARS = ("mail_common_fleet_address", "mail_dns_ipv4", "ansible_host")
 #: Scrapes to wait after the window ends, so its last seconds are in Prometheus.
-_SETTLE_SCRAPES = 2
+_SETTLE_SCRAPES = 1
 #: Scrapes shown before the run's start.
 _LEAD_SCRAPES = 5
 

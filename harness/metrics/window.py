@@ -4,10 +4,12 @@ side and show where the bottleneck sat.
 
 Each quantity is one PromQL query summed per host (the ``host`` label the prometheus role puts
 on every target): the Postfix queue and its deferred part (the Postfix exporter's showq
-gauges), mail delivered into mailboxes per second (Dovecot's ``mail_deliveries``), messages
-Postfix finished with per second (qmgr's removals: delivered, bounced or expired), rspamd's
-average scan time, and the share of CPU time not idle (the node exporter). A host that exports
-none of a quantity is simply absent from it; a quantity no host exports is listed as missing.
+gauges), deliveries Postfix's SMTP client deferred per second (the exporter counts no LMTP
+deferrals: mail a backend turns away shows in the deferred queue), mail delivered into
+mailboxes per second (Dovecot's ``mail_deliveries``), messages Postfix finished with per second
+(qmgr's removals: delivered, bounced or expired), rspamd's average scan time, and the share of
+CPU time not idle (the node exporter). A host that exports none of a quantity is simply absent
+from it; a quantity no host exports is listed as missing.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ QUANTITIES = (
         "Deferred queue",
         "messages",
         'sum by (host) (postfix_showq_message_size_bytes_count{queue="deferred"})',
+    ),
+    Quantity(
+        "deferrals",
+        "SMTP deliveries deferred",
+        "msg/s",
+        "sum by (host) (rate(postfix_smtp_deferred_messages_total[{w}]))",
     ),
     Quantity(
         "deliveries",

@@ -89,6 +89,10 @@ def test_the_mail_play_runs_notified_handlers_even_when_a_task_fails() -> None:
     # into Postfix's spool folder, which Postfix makes on its first start, so Dovecot could not
     # start on a fresh host of both tiers.
     assert roles.index("postfix") < roles.index("dovecot")
+    # ...and with Postfix's tier first, bad account data must still stop the play before any
+    # role changes a thing: the first role applied validates the accounts before its own tasks.
+    first = yaml.safe_load((ROLES / roles[0] / "meta" / "main.yml").read_text())
+    assert first["dependencies"][0]["role"] == "mail_accounts", roles[0]
     rolling = (Path(__file__).parents[2] / "playbooks" / "rolling.yml").read_text()
     assert rolling.index("loop: [rspamd, postfix]") < rolling.index("name: dovecot")
 
