@@ -24,7 +24,7 @@ from harness.bench.stats import histogram, summary
 from harness.config import Paths
 from harness.lab.lab import Lab
 from harness.lab.zones import publish_lab_zones
-from harness.metrics import Health, PrometheusClient
+from harness.metrics.prometheus import Health, PrometheusClient
 from harness.metrics.window import server_series
 from harness.provision import PlaybookResult, run_site
 from harness.remote import inventory_host

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.errors import MailstackError, MetricsError
-from harness.metrics import (
+from harness.metrics.prometheus import (
     Health,
     PrometheusClient,
     Series,
