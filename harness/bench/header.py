@@ -100,6 +100,8 @@ def _run_command(run: BenchRun) -> str:
         args.append("--no-pipelining")
     if "baseline" in run:
         args += ["--baseline", "smtp-source"]
+    if "server" in run:
+        args += ["--prometheus", run["server"]["prometheus"]]
     return shlex.join(args)
 
 

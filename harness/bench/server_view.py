@@ -5,6 +5,7 @@ cause on the other."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib
@@ -30,6 +31,20 @@ def run_server_figure(run: BenchRun) -> Figure | None:
     return server_figure(server, edges, rates, run["seconds"])
 
 
+def _with_gaps(points: Sequence[Sequence[float]], step: float) -> tuple[list[float], list[float]]:
+    """x and y of ``points``, broken (a NaN) where samples are missing: a host that was down
+    shows a gap, not a straight line across the time it exported nothing."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for t, v in points:
+        if xs and t - xs[-1] > 1.5 * step:
+            xs.append(math.nan)
+            ys.append(math.nan)
+        xs.append(t)
+        ys.append(v)
+    return xs, ys
+
+
 def server_figure(
     server: ServerSeriesJSON,
     edges: Sequence[float],
@@ -39,10 +54,14 @@ def server_figure(
 ) -> Figure | None:
     """``server``'s quantities under the client's accepted msg/s (``rates`` between bucket
     ``edges``, seconds from the start), the client's last send (``end_s``) dashed and an event
-    (``shade``: start and end, seconds) shaded in every panel; None when no quantity has data."""
-    shown = [q for q in server["quantities"] if q["hosts"]]
-    if not shown:
+    (``shade``: start and end, seconds) shaded in every panel; None when no quantity has data.
+    A quantity that stayed at zero on every host is named under the panels instead."""
+    exported = [q for q in server["quantities"] if q["hosts"]]
+    if not exported:
         return None
+    # A quantity at zero on every host all along gets a line of text, not a panel of its own.
+    shown = [q for q in exported if any(v for p in q["hosts"].values() for _, v in p)]
+    flat = [q["title"] for q in exported if q not in shown]
     fig, axes = plt.subplots(
         len(shown) + 1, 1, figsize=(7.5, 1.7 * (len(shown) + 1)), sharex=True, squeeze=False
     )
@@ -58,8 +77,7 @@ def server_figure(
         ax = axes[row][0]
         for host, points in quantity["hosts"].items():
             ax.plot(
-                [t for t, _ in points],
-                [v for _, v in points],
+                *_with_gaps(points, server["step_s"]),
                 label=host,
                 color=colors[host],
                 linewidth=1.2,
@@ -76,7 +94,9 @@ def server_figure(
     handles = [Line2D([], [], color=colors[h], label=h) for h in hosts]
     fig.legend(handles=handles, loc="upper right", fontsize="small", ncols=min(len(hosts), 6))
     axes[-1][0].set_xlabel(
-        "seconds from the run's start (dashed: the last message sent)", fontsize="small"
+        "seconds from the run's start (dashed: the last message sent)"
+        + (f"\nzero on every host throughout: {', '.join(flat)}" if flat else ""),
+        fontsize="small",
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import math
 import random
 import re
 import shlex
@@ -448,6 +449,8 @@ def test_a_run_with_server_series_shows_them_on_the_runs_time_axis(
         "missing": ["scan_ms"],
     }
     page = Page(write_report(run, tmp_path, "run")["html"].read_text())  # type: ignore[arg-type]
+    (command,) = page.commands
+    assert command.endswith("--prometheus http://192.0.2.9:9090")
     image = page.images["Server side: stack-25"]
     png = base64.b64decode(image.removeprefix("data:image/png;base64,"))
     assert png.startswith(b"\x89PNG")
@@ -471,3 +474,14 @@ def test_a_tracked_host_without_mail_root_is_refused() -> None:
     spec = _spec(1)
     with pytest.raises(BenchError, match="empty mail root"):
         run_scenario("t", spec, host=LocalHost(), maildir_root="")
+
+
+def test_a_host_that_exported_nothing_for_a_while_shows_a_gap_not_a_line() -> None:
+    from harness.bench.server_view import _with_gaps  # noqa: PLC0415
+
+    xs, ys = _with_gaps([[0.0, 1.0], [2.0, 2.0], [10.0, 3.0], [12.0, 4.0]], 2.0)
+    assert xs[:2] == [0.0, 2.0]
+    assert xs[3:] == [10.0, 12.0]
+    assert math.isnan(xs[2])
+    assert math.isnan(ys[2])
+    assert _with_gaps([[0.0, 1.0], [2.0, 2.0]], 2.0) == ([0.0, 2.0], [1.0, 2.0])
